@@ -1,0 +1,51 @@
+"""Lazy Numba compilation with a documented pure-Python fallback.
+
+Set the environment variable ``SKSPECTRAL_DISABLE_NUMBA=1`` *before*
+importing skspectral to run every kernel as plain Python/NumPy (useful with a
+debugger or to compare against the compiled result). Otherwise kernels are
+compiled on first call with ``cache=True`` so later processes reuse the
+machine code.
+"""
+
+import os
+
+import numba
+
+#: ``numba.prange`` behaves like ``range`` when a kernel runs uncompiled.
+prange = numba.prange
+
+
+def numba_enabled():
+    """Whether kernels are compiled with Numba (see module docstring)."""
+    return os.environ.get("SKSPECTRAL_DISABLE_NUMBA", "0").lower() in ("", "0", "false")
+
+
+def jit(func=None, *, parallel=False, fastmath=False, inline="never"):
+    """Decorate a kernel: ``numba.njit(cache=True)`` or the plain function.
+
+    Numba dispatchers compile lazily on first call, so importing skspectral
+    stays cheap. Parallel kernels use ``prange`` over independent signals.
+
+    Examples
+    --------
+    >>> from skspectral._backend import jit
+    >>> @jit
+    ... def add(a, b):
+    ...     return a + b
+    >>> add(1, 2)
+    3
+    """
+
+    def decorate(f):
+        if not numba_enabled():
+            return f
+        options = dict(parallel=parallel, fastmath=fastmath, inline=inline)
+        try:
+            return numba.njit(cache=True, **options)(f)
+        except RuntimeError:
+            # Functions defined interactively have no file to cache next to.
+            return numba.njit(cache=False, **options)(f)
+
+    if func is not None:
+        return decorate(func)
+    return decorate

@@ -1,0 +1,46 @@
+"""The models and datasets that ``skspectral demo`` knows about.
+
+Each model issue registers its estimator here under a short name; the demo
+itself (``_cli.py``) only looks these tables up.
+"""
+
+from sklearn.decomposition import PCA
+
+from ._prior import CoefficientPrior
+from .pipeline import make_pipeline
+
+
+def _pca_model(image_shape, device, random_state):
+    n_features = 1
+    for s in image_shape:
+        n_features *= s
+    return make_pipeline(
+        PCA(n_components=min(32, n_features), random_state=random_state),
+        CoefficientPrior("gmm", n_components=10, random_state=random_state),
+    )
+
+
+#: name -> factory(image_shape, device, random_state) returning a generative estimator.
+DEMO_MODELS = {
+    "pca": _pca_model,
+}
+
+#: The model ``skspectral demo`` fits when ``--model`` is not given.
+DEFAULT_MODEL = "pca"
+
+
+def load_demo_dataset(name, data_home=None, n_samples=None):
+    """Load a dataset by demo name, or a user path through ``load_images``."""
+    from . import datasets
+
+    loaders = {
+        "digits": lambda: datasets.load_digits_images(n_samples=n_samples),
+        "mnist": lambda: datasets.fetch_mnist(data_home=data_home, n_samples=n_samples),
+        "fashion_mnist": lambda: datasets.fetch_fashion_mnist(
+            data_home=data_home, n_samples=n_samples
+        ),
+        "cifar10": lambda: datasets.fetch_cifar10(data_home=data_home, n_samples=n_samples),
+    }
+    if name in loaders:
+        return loaders[name]()
+    return datasets.load_images(name, n_samples=n_samples)

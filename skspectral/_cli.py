@@ -36,8 +36,19 @@ def _build_parser():
     return parser
 
 
-def run_demo(args, stream=sys.stdout):
+def _reconstruct(model, X):
+    """Encode and decode X with everything but the sampler at the end.
+
+    A one-step pipeline (a model that both encodes and samples) reconstructs
+    with that step itself.
+    """
+    encoder = model[:-1] if len(model) > 1 else model[-1]
+    return encoder.inverse_transform(encoder.transform(X))
+
+
+def run_demo(args, stream=None):
     """Fit, sample, report, and save the figure. Returns a dict of numbers."""
+    stream = sys.stdout if stream is None else stream
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,9 +66,7 @@ def run_demo(args, stream=sys.stdout):
     model.fit(X_train)
     fit_time = time.perf_counter() - start
 
-    encoder = model[:-1]
-    recon = encoder.inverse_transform(encoder.transform(X_test))
-    mse = float(np.mean((recon - X_test) ** 2))
+    mse = float(np.mean((_reconstruct(model, X_test) - X_test) ** 2))
     samples = model.sample(args.n_samples, random_state=args.seed)
     nn_dist, nn_ratio = nearest_neighbor_distance(samples, X_train, return_ratio=True)
 

@@ -72,7 +72,7 @@ class GenerativePipeline(Pipeline):
         self._check_inverse_steps()
         check_is_fitted(self)
         Xt = final.sample(n_samples, random_state=random_state, **sample_params)
-        for step_name, step in reversed(self.steps[:-1]):
+        for _, step in reversed(self.steps[:-1]):
             if not _is_passthrough(step):
                 Xt = step.inverse_transform(Xt)
         return Xt

@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+from sklearn.covariance import LedoitWolf
+
+from skspectral import CoefficientPrior
+
+KINDS = ["gaussian", "diagonal", "gmm", "kde"]
+
+
+@pytest.fixture
+def codes():
+    rng = np.random.RandomState(0)
+    cov = np.array([[2.0, 0.8, 0.0], [0.8, 1.0, 0.3], [0.0, 0.3, 0.5]])
+    return rng.multivariate_normal([1.0, -1.0, 0.5], cov, size=2000)
+
+
+def test_gaussian_log_density_matches_scipy(codes):
+    prior = CoefficientPrior("gaussian", reg_covar=0.0).fit(codes)
+    expected = multivariate_normal(codes.mean(0), np.cov(codes.T, bias=True)).logpdf(codes[:10])
+    np.testing.assert_allclose(prior.score_samples(codes[:10]), expected, rtol=1e-10)
+
+
+def test_shrinkage_uses_sklearn_estimator(codes):
+    prior = CoefficientPrior("gaussian", shrinkage="ledoit_wolf", reg_covar=0.0).fit(codes)
+    np.testing.assert_allclose(prior.covariance_, LedoitWolf().fit(codes).covariance_)
+    shrunk = CoefficientPrior("gaussian", shrinkage=1.0, reg_covar=0.0).fit(codes)
+    off_diag = shrunk.covariance_ - np.diag(np.diag(shrunk.covariance_))
+    np.testing.assert_allclose(off_diag, 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_samples_follow_the_fitted_density(codes, kind):
+    prior = CoefficientPrior(kind, n_components=3, random_state=0).fit(codes)
+    draws = prior.sample(5000, random_state=1)
+    assert draws.shape == (5000, 3)
+    np.testing.assert_allclose(draws.mean(0), codes.mean(0), atol=0.1)
+    if kind != "diagonal":
+        np.testing.assert_allclose(np.cov(draws.T), np.cov(codes.T), atol=0.2)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sampling_is_reproducible(codes, kind):
+    prior = CoefficientPrior(kind, n_components=2, random_state=0).fit(codes)
+    np.testing.assert_array_equal(prior.sample(7, random_state=3), prior.sample(7, random_state=3))
+    assert not np.array_equal(prior.sample(7, random_state=3), prior.sample(7, random_state=4))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_float32_codes_give_float32_samples(codes, kind):
+    prior = CoefficientPrior(kind, random_state=0).fit(codes.astype(np.float32))
+    assert prior.sample(4).dtype == np.float32
+
+
+def test_gmm_beats_gaussian_on_bimodal_data():
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(-4, 1, (500, 2)), rng.normal(4, 1, (500, 2))])
+    gauss = CoefficientPrior("gaussian").fit(X[::2])
+    gmm = CoefficientPrior("gmm", n_components=2, random_state=0).fit(X[::2])
+    assert gmm.score(X[1::2]) > gauss.score(X[1::2]) + 0.5
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "diagonal", "gmm"])
+def test_get_mixture_reproduces_score(codes, kind):
+    from scipy.special import logsumexp
+
+    prior = CoefficientPrior(kind, n_components=2, covariance_type="diag", random_state=0).fit(codes)
+    weights, means, covs = prior.get_mixture()
+    per_component = np.column_stack(
+        [multivariate_normal(m, c).logpdf(codes[:20]) for m, c in zip(means, covs)]
+    )
+    np.testing.assert_allclose(
+        logsumexp(per_component + np.log(weights), axis=1), prior.score_samples(codes[:20]), rtol=1e-8
+    )
+
+
+def test_get_mixture_rejects_kde(codes):
+    with pytest.raises(ValueError, match="kde"):
+        CoefficientPrior("kde").fit(codes).get_mixture()
+
+
+def test_degenerate_codes_stay_finite():
+    X = np.zeros((10, 4))
+    X[:, 0] = np.arange(10)
+    prior = CoefficientPrior("gaussian").fit(X)
+    assert np.all(np.isfinite(prior.score_samples(X)))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"kind": "poisson"}, "kind"),
+        ({"n_components": 0}, "n_components"),
+        ({"shrinkage": 2.0}, "shrinkage"),
+        ({"bandwidth": -1.0}, "bandwidth"),
+    ],
+)
+def test_bad_parameters_are_named(codes, params, match):
+    with pytest.raises(ValueError, match=match):
+        CoefficientPrior(**params).fit(codes)
+
+
+@pytest.mark.parametrize("n_samples", [0, -3, 2.5])
+def test_bad_n_samples(codes, n_samples):
+    with pytest.raises(ValueError, match="n_samples"):
+        CoefficientPrior().fit(codes).sample(n_samples)

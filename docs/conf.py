@@ -47,3 +47,16 @@ sphinx_gallery_conf = {
 }
 
 nitpicky = False
+
+
+def _skip_metadata_request_methods(app, what, name, obj, skip, options):
+    # scikit-learn generates set_*_request methods on every estimator; they
+    # document metadata routing, not this library, and their docstrings link
+    # to scikit-learn's own glossary.
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_request_methods)

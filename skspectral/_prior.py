@@ -66,14 +66,14 @@ class CoefficientPrior(DensityMixin, BaseEstimator):
     ----------
     estimator_ : object
         The fitted scikit-learn estimator behind the density.
-    mean_ : ndarray of shape (n_features_in_,)
+    mean_ : ndarray of shape (n_features,)
         Mean of the codes seen in ``fit``.
-    covariance_ : ndarray of shape (n_features_in_, n_features_in_)
+    covariance_ : ndarray of shape (n_features, n_features)
         Covariance of the density (``"gaussian"`` and ``"diagonal"`` only;
         for ``"gmm"`` see ``get_mixture``).
     n_features_in_ : int
         Number of coefficients per code.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of features seen during ``fit`` (only when X has string names).
 
     See Also
@@ -271,7 +271,7 @@ class CoefficientPrior(DensityMixin, BaseEstimator):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, n_features)
             The codes, in the dtype seen in ``fit``.
         """
         check_is_fitted(self)

@@ -59,7 +59,7 @@ class GenerativePipeline(Pipeline):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, n_features)
             Samples mapped back through every earlier step.
         """
         name, final = self.steps[-1]

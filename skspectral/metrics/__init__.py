@@ -1,5 +1,25 @@
 """Metrics for generated images: spectral distances, FID, memorisation checks."""
 
+from ._fid import fid_score, frechet_distance, inception_score
 from ._neighbors import nearest_neighbor_distance
+from ._pixel import psnr
+from ._scorer import make_sample_scorer
+from ._spectral import (
+    frequency_distance,
+    log_frequency_distance,
+    mean_log_spectrum,
+    radial_power_spectrum,
+)
 
-__all__ = ["nearest_neighbor_distance"]
+__all__ = [
+    "fid_score",
+    "frechet_distance",
+    "frequency_distance",
+    "inception_score",
+    "log_frequency_distance",
+    "make_sample_scorer",
+    "mean_log_spectrum",
+    "nearest_neighbor_distance",
+    "psnr",
+    "radial_power_spectrum",
+]

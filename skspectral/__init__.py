@@ -2,6 +2,8 @@
 
 from ._prior import CoefficientPrior
 from ._refiner import SpectrumRefiner
+from ._sparse import SparseSupportMRF, orthogonal_mp_batch
+from ._spectral import SpectralDictionary
 from .pipeline import GenerativePipeline, make_pipeline
 
 __version__ = "0.1.0"
@@ -9,7 +11,10 @@ __version__ = "0.1.0"
 __all__ = [
     "CoefficientPrior",
     "GenerativePipeline",
+    "SparseSupportMRF",
     "SpectrumRefiner",
+    "SpectralDictionary",
     "make_pipeline",
+    "orthogonal_mp_batch",
     "__version__",
 ]

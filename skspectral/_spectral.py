@@ -34,11 +34,15 @@ from ._backend._spectral_kernels import (
     ridge_codes_torch,
     ridge_transform,
     synthesize,
+    training_threads,
 )
 from ._prior import CoefficientPrior
 from .utils import check_finite_loss, epoch_progress
 
 _LOG_2PI = math.log(2.0 * math.pi)
+
+#: Fewer images than batch_size * this: smaller batches, so training still moves.
+MIN_STEPS_PER_EPOCH = 10
 
 
 class _Modulation(torch.nn.Module):
@@ -134,10 +138,11 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         ``prior_``; None means ``CoefficientPrior("gaussian")``. ``score``
         needs a prior with ``get_mixture`` (``"gaussian"``, ``"diagonal"``,
         ``"gmm"``).
-    max_epochs : int, default=15
+    max_epochs : int, default=10
         Passes over the data.
     batch_size : int, default=256
-        Images per Adam step (and per chunk in ``transform``).
+        Images per Adam step; reduced on small data sets so that every epoch
+        makes at least 10 steps.
     learning_rate : float, default=1e-2
         Adam step size.
     tol : float, default=1e-4
@@ -232,7 +237,7 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         hop_length=16,
         alpha=1e-3,
         prior=None,
-        max_epochs=15,
+        max_epochs=10,
         batch_size=256,
         learning_rate=1e-2,
         tol=1e-4,
@@ -285,7 +290,11 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         rng = check_random_state(self.random_state)
         self.mean_ = X.mean(axis=0)
 
-        with torch_rng(rng, device):
+        threads = training_threads(
+            min(self.batch_size, math.ceil(n_samples / MIN_STEPS_PER_EPOCH)),
+            n_features, self.n_atoms_, device,
+        )
+        with torch_rng(rng, device), threads:
             params, modulation = self._init_params(n_features, rng, device)
             self._train(X, params, modulation, device, rng)
 
@@ -339,7 +348,8 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         optimizer = torch.optim.Adam(
             list(params.values()) + list(modulation.parameters()), lr=self.learning_rate
         )
-        batch_size = min(self.batch_size, n_samples)
+        # Small data sets still get MIN_STEPS_PER_EPOCH Adam steps per epoch.
+        batch_size = max(2, min(self.batch_size, math.ceil(n_samples / MIN_STEPS_PER_EPOCH)))
         # Cosine decay to 5% of the step size: large steps move frequencies
         # early, small ones settle the subspace at the end.
         n_steps = self.max_epochs * math.ceil(n_samples / batch_size)

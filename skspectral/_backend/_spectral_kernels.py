@@ -9,6 +9,7 @@ bare GEMM), on CUDA through torch. Every batched routine walks the rows in
 chunks of ``batch_size`` so memory stays bounded by one chunk.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -21,6 +22,25 @@ from ._torch import as_numpy, as_tensor, iter_batches
 
 #: Rows per chunk in batched transform/synthesis (bounded memory).
 DEFAULT_CHUNK = 4096
+
+#: Below this many multiply-adds per training step torch runs single-threaded:
+#: thread start-up and spinning cost more than the arithmetic they share.
+SMALL_STEP_FLOPS = 5e6
+
+
+@contextlib.contextmanager
+def training_threads(batch_size, n_features, n_atoms, device):
+    """Run small CPU training steps on one torch thread, restoring the setting after."""
+    small = batch_size * n_features * n_atoms < SMALL_STEP_FLOPS
+    if torch.device(device).type != "cpu" or not small:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def atom_waveforms(amplitudes, frequencies, phases, modulation, positions):

@@ -1,5 +1,11 @@
 """Plots for images, atoms, spectra and codes (matplotlib)."""
 
 from ._images import plot_image_grid
+from ._spectral import plot_atoms, plot_learned_frequencies, plot_mixing_coefficients
 
-__all__ = ["plot_image_grid"]
+__all__ = [
+    "plot_atoms",
+    "plot_image_grid",
+    "plot_learned_frequencies",
+    "plot_mixing_coefficients",
+]

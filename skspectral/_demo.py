@@ -20,9 +20,48 @@ def _pca_model(image_shape, device, random_state):
     )
 
 
+def _spectral_model(image_shape, device, random_state):
+    from ._spectral import SpectralDictionary
+
+    n_features = 1
+    for s in image_shape:
+        n_features *= s
+    return make_pipeline(
+        SpectralDictionary(
+            n_atoms=min(32, n_features),
+            image_shape=tuple(image_shape),
+            device=device,
+            random_state=random_state,
+        ),
+        CoefficientPrior("gmm", n_components=10, random_state=random_state),
+    )
+
+
+def _sparse_model(image_shape, device, random_state):
+    from ._sparse import SparseSupportMRF
+    from ._sparse._code_sampler import SupportCodeSampler
+
+    n_features = 1
+    for s in image_shape:
+        n_features *= s
+    # Encoder (K-SVD + Batch-OMP) then the Gibbs + EM sampler over its codes,
+    # so that ``model[:-1]`` is the sparse encoder.
+    return make_pipeline(
+        SparseSupportMRF(
+            n_atoms=min(256, 2 * n_features),
+            n_nonzero_coefs=min(10, n_features),
+            device=device,
+            random_state=random_state,
+        ),
+        SupportCodeSampler(random_state=random_state),
+    )
+
+
 #: name -> factory(image_shape, device, random_state) returning a generative estimator.
 DEMO_MODELS = {
     "pca": _pca_model,
+    "spectral": _spectral_model,
+    "sparse": _sparse_model,
 }
 
 #: The model ``skspectral demo`` fits when ``--model`` is not given.

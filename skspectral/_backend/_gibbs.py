@@ -203,25 +203,31 @@ def em_groups(masks, counts, sums, outer, mean, cov, max_iter, tol, reg):
                             c -= reg_mat[i, a] * cov[obs[a], mis[j]]
                         cond[mis[i], mis[j]] = c
             # sum xhat = P S + n c ; sum xhat xhat^T = P Q P^T + P S c^T + c S^T P^T + n c c^T
+            # (S, Q: sums and outer products of the observed values). P only
+            # has observed columns, so every product runs over those.
             for i in range(k):
                 s = 0.0
-                for a in range(k):
-                    s += proj[i, a] * sums[g, a]
+                for a in range(no):
+                    s += proj[i, obs[a]] * sums[g, obs[a]]
                 px[i] = s
                 s1[i] += s + n_g * shift[i]
             for i in range(k):
-                for b in range(k):
+                for b in range(no):
                     s = 0.0
-                    for a in range(k):
-                        s += proj[i, a] * outer[g, a, b]
+                    for a in range(no):
+                        s += proj[i, obs[a]] * outer[g, obs[a], obs[b]]
                     tmp[i, b] = s
             for i in range(k):
-                for j in range(k):
+                for j in range(i + 1):
                     s = 0.0
-                    for b in range(k):
-                        s += tmp[i, b] * proj[j, b]
-                    s2[i, j] += (s + px[i] * shift[j] + shift[i] * px[j]
-                                 + n_g * shift[i] * shift[j] + n_g * cond[i, j])
+                    for b in range(no):
+                        s += tmp[i, b] * proj[j, obs[b]]
+                    s += (px[i] * shift[j] + shift[i] * px[j] + n_g * shift[i] * shift[j]
+                          + n_g * cond[i, j])
+                    s2[i, j] += s
+        for i in range(k):
+            for j in range(i + 1, k):
+                s2[i, j] = s2[j, i]
         change = 0.0
         for i in range(k):
             m_new = s1[i] / total

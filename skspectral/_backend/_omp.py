@@ -257,3 +257,75 @@ def codes_to_csr(atoms, values, counts, n_atoms):
     out = sparse.csr_matrix((values[mask], atoms[mask], indptr), shape=(n, n_atoms))
     out.sort_indices()
     return out
+
+
+@jit
+def ksvd_atom_sweep(dictionary, resid, ptr, signal, slot, values, n_power_iter, unused):
+    """Approximate K-SVD: rank-1 update of every atom in turn, in place.
+
+    For atom ``j`` with users ``I`` and coefficients ``g``, the restricted
+    residual is ``E = R_I + g d_j^T``; ``n_power_iter`` power steps give the
+    new ``d`` (unit norm) and ``g = E d``; then ``R_I = E - g d^T``. ``E`` is
+    never formed: every step reads and writes the rows of ``R`` in place.
+    ``unused[j]`` is set for atoms without users (the caller replaces them).
+    """
+    n_atoms, n_features = dictionary.shape
+    d_new = np.empty(n_features, dtype=np.float64)
+    d_old = np.empty(n_features, dtype=np.float64)
+    for j in range(n_atoms):
+        start, stop = ptr[j], ptr[j + 1]
+        if stop == start:
+            unused[j] = True
+            continue
+        n_users = stop - start
+        g_old = np.empty(n_users, dtype=np.float64)
+        g = np.empty(n_users, dtype=np.float64)
+        for u in range(n_users):
+            g_old[u] = values[signal[start + u], slot[start + u]]
+            g[u] = g_old[u]
+        for f in range(n_features):
+            d_old[f] = dictionary[j, f]
+        d_cur = d_old.copy()
+        ok = True
+        for _ in range(n_power_iter):
+            # d = E^T g = R_I^T g + (g_old . g) d_old
+            gg = 0.0
+            for u in range(n_users):
+                gg += g_old[u] * g[u]
+            for f in range(n_features):
+                d_new[f] = gg * d_old[f]
+            for u in range(n_users):
+                r = signal[start + u]
+                gu = g[u]
+                for f in range(n_features):
+                    d_new[f] += gu * resid[r, f]
+            norm = 0.0
+            for f in range(n_features):
+                norm += d_new[f] * d_new[f]
+            norm = math.sqrt(norm)
+            if norm <= 1e-12:
+                ok = False
+                break
+            for f in range(n_features):
+                d_cur[f] = d_new[f] / norm
+            # g = E d = R_I d + g_old (d_old . d)
+            dd = 0.0
+            for f in range(n_features):
+                dd += d_old[f] * d_cur[f]
+            for u in range(n_users):
+                r = signal[start + u]
+                s = g_old[u] * dd
+                for f in range(n_features):
+                    s += resid[r, f] * d_cur[f]
+                g[u] = s
+        if not ok:
+            continue
+        for u in range(n_users):
+            r = signal[start + u]
+            go = g_old[u]
+            gn = g[u]
+            for f in range(n_features):
+                resid[r, f] += go * d_old[f] - gn * d_cur[f]
+            values[r, slot[start + u]] = gn
+        for f in range(n_features):
+            dictionary[j, f] = d_cur[f]

@@ -55,7 +55,7 @@ class SparseSupportMRF(TransformerMixin, BaseEstimator):
         Gibbs sweeps between two draws kept from the same chain (thinning).
     burn_in : int, default=30
         Sweeps discarded at the start of every chain.
-    em_max_iter : int, default=20
+    em_max_iter : int, default=10
         Maximum EM iterations per drawn support.
     smoothing : float in (0, 1], default=0.05
         Weight of the independence model mixed into the pair marginals:
@@ -151,7 +151,7 @@ class SparseSupportMRF(TransformerMixin, BaseEstimator):
     }
 
     def __init__(self, n_atoms=256, n_nonzero_coefs=10, *, dictionary=None, max_iter=10,
-                 n_gibbs_sweeps=5, burn_in=30, em_max_iter=20, smoothing=0.05, clip=True,
+                 n_gibbs_sweeps=5, burn_in=30, em_max_iter=10, smoothing=0.05, clip=True,
                  n_jobs=None, device="auto", random_state=None, verbose=0):
         self.n_atoms = n_atoms
         self.n_nonzero_coefs = n_nonzero_coefs
@@ -235,21 +235,12 @@ class SparseSupportMRF(TransformerMixin, BaseEstimator):
         return n_atoms, k, dictionary
 
     def _fit_support_model(self, atoms, values, counts):
-        n_atoms = self.components_.shape[0]
-        n_signed = 2 * n_atoms
-        signed, magnitudes = _support.signed_supports(atoms, values, counts, n_atoms)
-        marginals, pairwise = _support.support_statistics(signed, n_signed, self.smoothing)
+        marginals, pairwise, sampler = _support.build_sampler(
+            atoms, values, counts, self.components_.shape[0], self.smoothing
+        )
         self.support_marginals_ = marginals
         self.support_pairwise_ = pairwise
-        log_unary, log_pair = _support.log_potentials(marginals, pairwise)
-        inv_ptr, inv_img = _support.inverted_index(signed, n_signed)
-        atom_mean, atom_var = _support.coefficient_statistics(signed, magnitudes, n_signed)
-        # Everything the sampler needs, in the compact form its kernels read.
-        self._sampler = {
-            "log_unary": log_unary, "log_pair": log_pair, "signed": signed,
-            "magnitudes": magnitudes, "inv_ptr": inv_ptr, "inv_img": inv_img,
-            "atom_mean": atom_mean, "atom_var": atom_var,
-        }
+        self._sampler = sampler
 
     def _codes(self, X):
         device = check_device(self)
@@ -341,18 +332,11 @@ class SparseSupportMRF(TransformerMixin, BaseEstimator):
         if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
             raise ValueError(f"The 'n_samples' parameter must be an int >= 1; got {n_samples!r}.")
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        n_atoms = self.components_.shape[0]
-        s = self._sampler
-        supports = _support.draw_supports(
-            s["log_unary"], s["log_pair"], n_atoms, self.n_nonzero_coefs_, int(n_samples),
-            self.burn_in, self.n_gibbs_sweeps, rng,
+        codes, supports = _support.sample_codes(
+            self._sampler, self.components_.shape[0], self.n_nonzero_coefs_, int(n_samples),
+            self.burn_in, self.n_gibbs_sweeps, self.em_max_iter, rng,
+            dtype=self.components_.dtype,
         )
-        coef, _, _ = _support.draw_coefficients(supports, s, self.em_max_iter, rng)
-        codes = np.zeros((n_samples, n_atoms), dtype=self.components_.dtype)
-        rows = np.repeat(np.arange(n_samples), supports.shape[1])
-        atom = (supports % n_atoms).ravel()
-        sign = np.where(supports >= n_atoms, -1.0, 1.0).ravel()
-        codes[rows, atom] = sign * coef.ravel()
         X = codes @ self.components_
         if self.clip:
             np.clip(X, self.data_min_, self.data_max_, out=X)

@@ -12,7 +12,7 @@ Atoms that no signal uses are replaced by the worst-represented signal.
 
 import numpy as np
 
-from .._backend._omp import batch_omp, codes_to_csr
+from .._backend._omp import batch_omp, codes_to_csr, ksvd_atom_sweep
 
 
 def init_dictionary(X, n_atoms, rng):
@@ -46,39 +46,26 @@ def atom_users(atoms, counts, n_atoms):
 
 def residual(X, dictionary, atoms, values, counts):
     codes = codes_to_csr(atoms, values, counts, dictionary.shape[0])
-    return X - np.asarray(codes @ dictionary)
+    return X - np.asarray(codes @ dictionary).astype(X.dtype, copy=False)
 
 
 def update_atoms(dictionary, atoms, values, counts, resid, rng, n_power_iter=1):
     """One K-SVD sweep over the atoms, in place on every argument.
 
     ``resid`` must equal ``X - codes @ dictionary`` on entry and does on exit;
-    ``values`` receive the updated coefficients. Returns the number of
-    replaced (unused) atoms.
+    ``values`` receive the updated coefficients. Atoms that no signal uses are
+    replaced after the sweep by the worst-represented signals. Returns the
+    number of replaced atoms.
     """
     n_atoms = dictionary.shape[0]
     ptr, signal, slot = atom_users(atoms, counts, n_atoms)
+    unused = np.zeros(n_atoms, dtype=bool)
+    ksvd_atom_sweep(dictionary, resid, ptr, signal, slot, values, n_power_iter, unused)
     replaced = 0
-    taken = np.zeros(resid.shape[0], dtype=bool)
-    for j in range(n_atoms):
-        rows, slots = signal[ptr[j]:ptr[j + 1]], slot[ptr[j]:ptr[j + 1]]
-        if rows.size == 0:
+    if unused.any():
+        taken = np.zeros(resid.shape[0], dtype=bool)
+        for j in np.flatnonzero(unused):
             replaced += _replace_unused(dictionary, j, resid, taken, rng)
-            continue
-        g = values[rows, slots].astype(np.float64)
-        E = resid[rows] + np.outer(g, dictionary[j]).astype(resid.dtype, copy=False)
-        d = dictionary[j]
-        for _ in range(n_power_iter):
-            d = E.T @ g
-            norm = np.linalg.norm(d)
-            if norm <= 1e-12:
-                d = dictionary[j]
-                break
-            d = d / norm
-            g = E @ d
-        resid[rows] = E - np.outer(g, d).astype(resid.dtype, copy=False)
-        values[rows, slots] = g
-        dictionary[j] = d
     return replaced
 
 

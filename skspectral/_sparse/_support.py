@@ -122,3 +122,51 @@ def draw_coefficients(supports, model, em_max_iter, rng):
         1e-6 * scale, normals, mean, cov, coef,
     )
     return coef, mean, cov
+
+
+def build_sampler(atoms, values, counts, n_atoms, smoothing):
+    """Fit the support model on compact codes.
+
+    Returns ``(marginals, pairwise, sampler)`` where ``sampler`` holds, in the
+    compact form the kernels read, the log-potentials, the training supports
+    and magnitudes, the inverted index and per-atom coefficient statistics.
+    """
+    n_signed = 2 * n_atoms
+    signed, magnitudes = signed_supports(atoms, values, counts, n_atoms)
+    marginals, pairwise = support_statistics(signed, n_signed, smoothing)
+    log_unary, log_pair = log_potentials(marginals, pairwise)
+    inv_ptr, inv_img = inverted_index(signed, n_signed)
+    atom_mean, atom_var = coefficient_statistics(signed, magnitudes, n_signed)
+    sampler = {
+        "log_unary": log_unary, "log_pair": log_pair, "signed": signed,
+        "magnitudes": magnitudes, "inv_ptr": inv_ptr, "inv_img": inv_img,
+        "atom_mean": atom_mean, "atom_var": atom_var,
+    }
+    return marginals, pairwise, sampler
+
+
+def sample_codes(sampler, n_atoms, k, n_samples, burn_in, thin, em_max_iter, rng,
+                 dtype=np.float64):
+    """Dense signed codes ``(n_samples, n_atoms)`` and the drawn supports."""
+    supports = draw_supports(sampler["log_unary"], sampler["log_pair"], n_atoms, k, n_samples,
+                             burn_in, thin, rng)
+    coef, _, _ = draw_coefficients(supports, sampler, em_max_iter, rng)
+    codes = np.zeros((n_samples, n_atoms), dtype=dtype)
+    rows = np.repeat(np.arange(n_samples), supports.shape[1])
+    atom = (supports % n_atoms).ravel()
+    sign = np.where(supports >= n_atoms, -1.0, 1.0).ravel()
+    codes[rows, atom] = sign * coef.ravel()
+    return codes, supports
+
+
+def dense_to_compact(codes, k):
+    """Compact ``(atoms, values, counts)`` of dense codes, at most ``k`` per row
+    (the largest magnitudes)."""
+    order = np.argsort(-np.abs(codes), axis=1, kind="stable")[:, :k]
+    values = np.take_along_axis(codes, order, axis=1)
+    counts = np.count_nonzero(values, axis=1).astype(np.int64)
+    # Keep non-zeros first so that ``counts`` delimits them.
+    nz_first = np.argsort(values == 0, axis=1, kind="stable")
+    atoms = np.take_along_axis(order, nz_first, axis=1).astype(np.int64)
+    values = np.take_along_axis(values, nz_first, axis=1)
+    return atoms, values, counts

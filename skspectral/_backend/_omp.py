@@ -28,15 +28,15 @@ DEFAULT_CHUNK = 4096
 
 
 @jit(inline="always")
-def _omp_one(alpha0, gram, n_nonzero, idx_out, val_out):
+def _omp_one(alpha0, gram, n_nonzero, tiny, idx_out, val_out):
     """OMP of one signal from its correlations ``alpha0 = D x``.
 
     Writes the selected atoms and their least-squares coefficients and returns
-    how many atoms were selected (fewer than ``n_nonzero`` only when the
-    residual vanishes or the next atom is linearly dependent).
+    how many atoms were selected: fewer than ``n_nonzero`` only when the
+    squared correlation or the new Cholesky pivot falls below ``tiny`` (the
+    dtype's machine epsilon, scikit-learn's stopping rule).
     """
     n_atoms = alpha0.shape[0]
-    tiny = 1e-30
     alpha = np.empty(n_atoms, dtype=np.float64)
     for m in range(n_atoms):
         alpha[m] = alpha0[m]
@@ -117,9 +117,9 @@ def _omp_one(alpha0, gram, n_nonzero, idx_out, val_out):
 
 
 @jit(parallel=True)
-def _batch_omp_numba(alpha0, gram, n_nonzero, idx, val, count):
+def _batch_omp_numba(alpha0, gram, n_nonzero, tiny, idx, val, count):
     for i in prange(alpha0.shape[0]):
-        count[i] = _omp_one(alpha0[i], gram, n_nonzero, idx[i], val[i])
+        count[i] = _omp_one(alpha0[i], gram, n_nonzero, tiny, idx[i], val[i])
 
 
 def _batch_omp_torch(alpha0, gram, n_nonzero):
@@ -210,6 +210,7 @@ def batch_omp(X, dictionary, n_nonzero_coefs, *, gram=None, device=None, n_jobs=
     if gram is None:
         gram = dictionary @ dictionary.T
     gram = np.ascontiguousarray(gram, dtype=dtype)
+    tiny = float(np.finfo(dtype).eps)
     atoms = np.zeros((n, k), dtype=np.int64)
     values = np.zeros((n, k), dtype=np.float64)
     counts = np.zeros(n, dtype=np.int64)
@@ -217,7 +218,7 @@ def batch_omp(X, dictionary, n_nonzero_coefs, *, gram=None, device=None, n_jobs=
         for start in range(0, n, chunk_size):
             stop = min(n, start + chunk_size)
             alpha0 = X[start:stop] @ dictionary.T
-            _batch_omp_numba(alpha0, gram, k, atoms[start:stop], values[start:stop],
+            _batch_omp_numba(alpha0, gram, k, tiny, atoms[start:stop], values[start:stop],
                              counts[start:stop])
     return atoms, values.astype(dtype, copy=False), counts
 

@@ -27,11 +27,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._backend import DEVICE_CONSTRAINT, check_device, torch_rng
+from ._backend import DEVICE_CONSTRAINT, check_device, iter_batches, seed_from, torch_rng
 from ._backend._spectral_kernels import (
+    DEFAULT_CHUNK,
     atom_waveforms,
     gram_cholesky,
     ridge_codes_torch,
+    ridge_projection,
     ridge_transform,
     synthesize,
     training_threads,
@@ -85,6 +87,17 @@ class _Modulation(torch.nn.Module):
             b = last.bias.view(3, self.n_atoms)[:, idx].reshape(-1)
             last.weight.copy_(w)
             last.bias.copy_(b)
+
+
+def _safe_cholesky(cov):
+    cov = np.asarray(cov, dtype=np.float64)
+    jitter = 1e-12 * max(float(np.trace(cov)), 1e-300)
+    for _ in range(10):
+        try:
+            return np.linalg.cholesky(cov + jitter * np.eye(len(cov)))
+        except np.linalg.LinAlgError:
+            jitter *= 100.0
+    raise np.linalg.LinAlgError("The prior covariance is not positive definite.")
 
 
 def _softplus_inv(y):
@@ -419,7 +432,9 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.amplitudes_ = np.log1p(np.exp(self._base_params["amplitudes"])).astype(dtype)
         self.frequencies_ = (freqs[order] / n_features).astype(dtype)
         self.phases_ = np.mod(self._base_params["phases"], 2 * np.pi).astype(dtype)
-        self._cho = gram_cholesky(self.components_, self.alpha)
+        cho = gram_cholesky(self.components_, self.alpha)
+        self._projection = ridge_projection(self.components_, cho, np.float64)
+        self._offset = self.mean_.astype(np.float64) @ self._projection
 
     # ------------------------------------------------------------ transforms
     def _device_for_synthesis(self):
@@ -432,7 +447,7 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     def _transform(self, X):
         return ridge_transform(
-            X, self.components_, self.mean_, self._cho,
+            X, self._projection.astype(X.dtype, copy=False), self._offset.astype(X.dtype),
             device=self._device_for_synthesis(),
         )
 
@@ -528,14 +543,19 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return frequency_gain
 
     def sample(self, n_samples=1, random_state=None, frequency_gain=None):
-        """Draw new images: codes from ``prior_``, then synthesis.
+        """Draw new images: codes ``w* ~ prior_``, then ``mean_ + w* @ components_``.
+
+        For Gaussian-mixture priors (``"gaussian"``, ``"diagonal"``, ``"gmm"``)
+        the draw ``w* = mu_k + z L_k^T`` is folded into the synthesis,
+        ``mean_ + mu_k S + z (L_k^T S)``, so a large draw costs one GEMM of the
+        output's size; other priors go through ``prior_.sample``.
 
         Parameters
         ----------
         n_samples : int, default=1
             Number of images.
         random_state : int, RandomState instance or None, default=None
-            Seed of this draw (reproducible when given).
+            Seed of this draw; None uses the estimator's ``random_state``.
         frequency_gain : callable, array-like or None, default=None
             Per-atom gains applied to the drawn codes (see
             :meth:`inverse_transform`).
@@ -547,8 +567,32 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
-        codes = self.prior_.sample(n_samples, random_state=random_state)
-        return self.inverse_transform(codes, frequency_gain=frequency_gain)
+        gains = None if frequency_gain is None else self._gains(frequency_gain)
+        random_state = self.random_state if random_state is None else random_state
+        if not hasattr(self.prior_, "get_mixture") or getattr(self.prior_, "kind", None) == "kde":
+            codes = self.prior_.sample(n_samples, random_state=random_state)
+            return self.inverse_transform(codes, frequency_gain=gains)
+        return self._sample_mixture(n_samples, random_state, gains)
+
+    def _sample_mixture(self, n_samples, random_state, gains):
+        weights, means, covariances = self.prior_.get_mixture()
+        rng = np.random.default_rng(seed_from(random_state))
+        dtype = self.components_.dtype
+        S = self.components_.astype(np.float64)
+        if gains is not None:
+            S = S * gains[:, None]
+        labels = rng.choice(len(weights), size=n_samples, p=weights / weights.sum())
+        out = np.empty((n_samples, S.shape[1]), dtype=dtype)
+        device = self._device_for_synthesis()
+        for k in np.unique(labels):
+            idx = np.flatnonzero(labels == k)
+            chol = _safe_cholesky(covariances[k])
+            factor = (chol.T @ S).astype(dtype)
+            offset = (self.mean_ + means[k] @ S).astype(dtype)
+            for sl in iter_batches(idx.size, DEFAULT_CHUNK):
+                z = rng.standard_normal((sl.stop - sl.start, S.shape[0]), dtype=dtype)
+                out[idx[sl]] = synthesize(z, factor, offset, device=device)
+        return out
 
     # ---------------------------------------------------------------- score
     def score_samples(self, X):
@@ -586,7 +630,7 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         sq = np.einsum("ij,ij->i", Xc, Xc)
         log_terms = []
         for pi, mu, cov in zip(weights, means, covariances):
-            chol_s = np.linalg.cholesky(cov + 1e-12 * np.eye(len(cov)) * np.trace(cov))
+            chol_s = _safe_cholesky(cov)
             m = np.eye(len(cov)) + chol_s.T @ gram @ chol_s / sigma2
             chol_m = np.linalg.cholesky(m)
             log_det = t * math.log(sigma2) + 2.0 * np.log(np.diag(chol_m)).sum()

@@ -14,6 +14,7 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV
 
 from skspectral import CoefficientPrior, SpectralDictionary
+from skspectral import _spectral as spectral_module
 from skspectral._backend import _spectral_kernels as kernels
 from skspectral.pipeline import make_pipeline
 
@@ -65,7 +66,9 @@ def test_ridge_kernels_match_numpy_solve():
     alpha = 0.3
     expected = np.linalg.solve(S @ S.T + alpha * np.eye(6), S @ (X - mean).T).T
     cho = kernels.gram_cholesky(S, alpha)
-    assert_allclose(kernels.ridge_transform(X, S, mean, cho, batch_size=7), expected, rtol=1e-10)
+    proj = kernels.ridge_projection(S, cho, np.float64)
+    got = kernels.ridge_transform(X, proj, mean @ proj, batch_size=7)
+    assert_allclose(got, expected, rtol=1e-10)
     got = kernels.ridge_codes_torch(torch.tensor(X - mean), torch.tensor(S), alpha)
     # The torch kernel adds a jitter of 1e-6 * mean Gram diagonal for float32 safety.
     assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-6)
@@ -158,6 +161,7 @@ def test_batched_transform_and_sample_do_not_depend_on_chunking(fitted, digits, 
     monkeypatch.setattr(
         kernels.ridge_transform, "__kwdefaults__", {"device": None, "batch_size": 7}
     )
+    monkeypatch.setattr(spectral_module, "DEFAULT_CHUNK", 7)
     monkeypatch.setattr(
         kernels.synthesize, "__kwdefaults__", {"device": None, "batch_size": 7, "out": None}
     )
@@ -295,7 +299,9 @@ def test_pipeline_with_gmm_prior_samples(digits):
     assert samples.shape == (100, digits.shape[1])
     assert np.all(np.isfinite(samples))
     search = GridSearchCV(
-        pipe, {"spectraldictionary__n_atoms": [4, 8]}, cv=2
+        pipe.set_params(coefficientprior__n_components=2),
+        {"spectraldictionary__n_atoms": [4, 8]},
+        cv=2,
     ).fit(digits[:120])
     assert search.best_params_["spectraldictionary__n_atoms"] in (4, 8)
 
@@ -309,12 +315,35 @@ def test_frequency_gain(fitted, digits):
     keep = fitted.frequencies_ < 0.1
     expected = (W * keep) @ fitted.components_ + fitted.mean_
     assert_allclose(low, expected, rtol=1e-5, atol=1e-5)
-    boosted = fitted.sample(4, random_state=0, frequency_gain=lambda f: 1.0 + (f > 0.25))
-    plain_codes = fitted.prior_.sample(4, random_state=0)
-    gains = 1.0 + (fitted.frequencies_ > 0.25)
     assert_allclose(
-        boosted, (plain_codes * gains) @ fitted.components_ + fitted.mean_, rtol=1e-4, atol=1e-4
+        fitted.sample(5, random_state=0, frequency_gain=np.ones(16)),
+        fitted.sample(5, random_state=0),
+        rtol=1e-5, atol=1e-6,
     )
+    # Band-limited samples lie in the span of the kept atoms.
+    samples = fitted.sample(30, random_state=0, frequency_gain=SpectralDictionary.band_gain(0.0, 0.1))
+    kept = fitted.components_[keep].astype(np.float64)
+    resid = samples - fitted.mean_
+    coef, *_ = np.linalg.lstsq(kept.T, resid.T, rcond=None)
+    assert np.abs(resid - (kept.T @ coef).T).max() < 1e-4
+
+
+def test_sample_follows_the_prior(fitted):
+    # The fast path folds the prior's Cholesky factor into the synthesis; its
+    # draws must have the model's mean and covariance S^T Sigma S.
+    X = fitted.sample(40_000, random_state=0).astype(np.float64)
+    _, means, covs = fitted.prior_.get_mixture()
+    S = fitted.components_.astype(np.float64)
+    assert_allclose(X.mean(axis=0), fitted.mean_ + means[0] @ S, atol=0.02)
+    assert_allclose(np.cov(X.T), S.T @ covs[0] @ S, atol=0.02)
+
+
+def test_sample_with_kde_prior_goes_through_prior_sample(digits):
+    model = SpectralDictionary(
+        n_atoms=4, max_epochs=1, prior=CoefficientPrior("kde"), random_state=0
+    ).fit(digits[:50])
+    codes = model.prior_.sample(3, random_state=1)
+    assert_allclose(model.sample(3, random_state=1), model.inverse_transform(codes))
 
 
 # ---------------------------------------------------------------- STFT loss

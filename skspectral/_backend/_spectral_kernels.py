@@ -107,16 +107,26 @@ def gram_cholesky(components, alpha):
     raise np.linalg.LinAlgError("The Gram matrix of the atoms is not positive definite.")
 
 
-def ridge_transform(X, components, mean, cho, *, device=None, batch_size=DEFAULT_CHUNK):
-    """Batched ridge codes of ``X`` through the atoms (NumPy BLAS or torch).
+def ridge_projection(components, cho, dtype):
+    """The (T, K) matrix ``P = S^T (S S^T + alpha I)^-1`` (float64 solve, cast after).
+
+    Precomputed once per fit so that ``transform`` is one GEMM, ``(X - mean) P``,
+    with the centring folded into a K-vector.
+    """
+    S = np.asarray(components, dtype=np.float64)
+    return np.ascontiguousarray(scipy.linalg.cho_solve(cho, S, check_finite=False).T, dtype=dtype)
+
+
+def ridge_transform(X, projection, offset, *, device=None, batch_size=DEFAULT_CHUNK):
+    """Batched ridge codes ``X P - offset`` (NumPy BLAS on the CPU, torch on CUDA).
 
     Parameters
     ----------
     X : ndarray of shape (n, T)
-    components : ndarray of shape (K, T)
-    mean : ndarray of shape (T,)
-    cho : tuple
-        ``gram_cholesky(components, alpha)``.
+    projection : ndarray of shape (T, K)
+        ``ridge_projection(components, cho, X.dtype)``.
+    offset : ndarray of shape (K,)
+        ``mean @ projection``.
     device : torch.device or None
         A CUDA device runs the GEMM with torch; None or CPU uses BLAS.
     batch_size : int
@@ -126,21 +136,7 @@ def ridge_transform(X, components, mean, cho, *, device=None, batch_size=DEFAULT
     -------
     W : ndarray of shape (n, K), dtype of ``X``.
     """
-    n, k = X.shape[0], components.shape[0]
-    out = np.empty((n, k), dtype=X.dtype)
-    # X S^T - mean S^T: centring folded into one K-vector, no centred copy of X.
-    offset = mean @ components.T
-    use_torch = device is not None and torch.device(device).type == "cuda"
-    if use_torch:
-        S_t = as_tensor(components, device)
-    for sl in iter_batches(n, batch_size):
-        if use_torch:
-            proj = as_numpy(as_tensor(X[sl], device) @ S_t.T)
-        else:
-            proj = X[sl] @ components.T
-        proj = proj.astype(np.float64, copy=False) - offset
-        out[sl] = scipy.linalg.cho_solve(cho, proj.T, check_finite=False).T
-    return out
+    return synthesize(X, projection, -offset, device=device, batch_size=batch_size)
 
 
 def synthesize(W, components, mean, *, device=None, batch_size=DEFAULT_CHUNK, out=None):

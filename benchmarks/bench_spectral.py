@@ -1,0 +1,113 @@
+"""SpectralDictionary: fit with defaults, CIFAR-10 epochs, synthesis/transform vs a bare GEMM."""
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from skspectral import SpectralDictionary
+from skspectral._backend._spectral_kernels import synthesize, synthesize_numba
+
+from ._data import cifar10, mnist
+
+
+class FitMNISTSuite:
+    """The defaults (K=256, 10 epochs) on 10,000 MNIST images; bar: < 120 s on 2 cores."""
+
+    timeout = 600
+    number = 1
+    repeat = 1
+    warmup_time = 0
+
+    def setup(self):
+        self.X = mnist(10_000)
+
+    def time_fit_defaults(self):
+        SpectralDictionary(random_state=0, device="cpu").fit(self.X)
+
+
+class QualityMNISTSuite:
+    """Held-out MSE of transform + inverse_transform over PCA's, same K (bar: <= 1.25)."""
+
+    params = [64, 256]
+    param_names = ["n_atoms"]
+    timeout = 900
+    number = 1
+    repeat = 1
+
+    def setup_cache(self):
+        train, test = mnist(10_000), mnist(2_000, subset="test")
+        ratios = {}
+        for k in self.params:
+            model = SpectralDictionary(k, random_state=0, device="cpu").fit(train)
+            pca = PCA(k, random_state=0).fit(train)
+            mse = np.mean((model.inverse_transform(model.transform(test)) - test) ** 2)
+            pca_mse = np.mean((pca.inverse_transform(pca.transform(test)) - test) ** 2)
+            ratios[k] = float(mse / pca_mse)
+        return ratios
+
+    def track_mse_over_pca(self, ratios, n_atoms):
+        return ratios[n_atoms]
+
+    track_mse_over_pca.unit = "ratio"
+
+
+class FitCIFAR10EpochSuite:
+    """Seconds per epoch on 10,000 CIFAR-10 images (T=3072, K=256), CPU."""
+
+    timeout = 600
+    number = 1
+    repeat = 1
+    warmup_time = 0
+
+    def setup(self):
+        self.X = cifar10(10_000)
+
+    def time_fit_two_epochs(self):
+        SpectralDictionary(256, max_epochs=2, tol=0, random_state=0, device="cpu").fit(self.X)
+
+
+class SynthesisSuite:
+    """sample(10_000) and transform(10_000) at K=256 against the bare GEMM of the same shape."""
+
+    params = ["mnist", "cifar10"]
+    param_names = ["dataset"]
+    timeout = 600
+
+    def setup_cache(self):
+        models = {}
+        for name, load in (("mnist", mnist), ("cifar10", cifar10)):
+            X = load(2_000)
+            # One epoch is enough: timing does not depend on the atoms' quality.
+            models[name] = SpectralDictionary(256, max_epochs=1, random_state=0, device="cpu").fit(X)
+        return models
+
+    def setup(self, models, dataset):
+        self.model = models[dataset]
+        rng = np.random.RandomState(0)
+        t = self.model.n_features_in_
+        self.X = rng.rand(10_000, t).astype(np.float32)
+        self.W = rng.standard_normal((10_000, 256)).astype(np.float32)
+        self.S = self.model.components_
+        self.mean = self.model.mean_
+        self.out = np.empty((10_000, t), dtype=np.float32)
+        synthesize_numba(self.W[:10], self.S, self.mean, self.out[:10])  # compile
+
+    def time_gemm_floor_synthesis(self, models, dataset):
+        self.W @ self.S
+
+    def time_gemm_floor_transform(self, models, dataset):
+        self.X @ self.S.T
+
+    def time_sample_10k(self, models, dataset):
+        self.model.sample(10_000, random_state=0)
+
+    def time_inverse_transform_10k(self, models, dataset):
+        self.model.inverse_transform(self.W)
+
+    def time_transform_10k(self, models, dataset):
+        self.model.transform(self.X)
+
+    def time_synthesis_blas_10k(self, models, dataset):
+        synthesize(self.W, self.S, self.mean, out=self.out)
+
+    def time_synthesis_numba_10k(self, models, dataset):
+        synthesize_numba(self.W, self.S, self.mean, self.out)

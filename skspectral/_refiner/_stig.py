@@ -141,7 +141,7 @@ class StigTrainer:
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas)
         self.rings, self.n_rings, low = ring_indices(H, W, device)
         self.low_mask = low.to(dtype)
-        self.n_patches = min(256, H * W)
+        self.n_patches = min(64, H * W)
 
     def generator_loss(self, z_gen, z_real):
         p = self.params
@@ -178,7 +178,7 @@ class StigTrainer:
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
-        return float(loss_g), float(loss_d)
+        return loss_g.item(), loss_d.item()
 
 
 def fit_stig(z_real, z_gen, params, device, name, verbose):

@@ -1,5 +1,6 @@
 """skspectral: interpretable generative image models built from dictionaries."""
 
+from ._conv import ConvSparseCoder, conv_sparse_code
 from ._prior import CoefficientPrior
 from ._refiner import SpectrumRefiner
 from ._sparse import SparseSupportMRF, orthogonal_mp_batch
@@ -10,10 +11,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CoefficientPrior",
+    "ConvSparseCoder",
     "GenerativePipeline",
     "SparseSupportMRF",
     "SpectrumRefiner",
     "SpectralDictionary",
+    "conv_sparse_code",
     "make_pipeline",
     "orthogonal_mp_batch",
     "__version__",

@@ -51,10 +51,15 @@ class SpectrumRefiner(TransformerMixin, BaseEstimator):
         exactly. Pass the whole set of samples at once (``M_gen`` of a
         single image is that image's own spectrum).
         ``"stig"`` (learned, Lee, Jung and Seo, AAAI 2024): ``fit(X, y)``
-        with ``y`` = 1 for real and 0 for generated images trains a small
-        convolutional translator of log-magnitude spectra with an
-        adversarial loss, PatchNCE and spectral (PSD, low-frequency,
-        identity) losses; refining applies it image by image.
+        with ``y`` = 1 for real and 0 for generated images works on the
+        centred ``log(1 + |FFT2|)`` spectra, standardised by the real mean.
+        It first learns a spectral filter profile (the mean shift from the
+        generated to the real spectra, per channel and frequency), then
+        trains a small convolutional translator (with the frequency
+        coordinates as extra channels) on the shifted spectra, with an
+        adversarial loss, PatchNCE and spectral losses (power spectral
+        density, low-frequency consistency, identity). Refining applies
+        both image by image, so any number of images can be refined.
     image_shape : tuple of int, default=None
         ``(H, W)`` or ``(H, W, C)`` of the flattened images. ``None`` treats
         each row as a 1-D signal (a 1-D FFT along the features), which is
@@ -306,14 +311,18 @@ class SpectrumRefiner(TransformerMixin, BaseEstimator):
         # Train in float32: the networks gain nothing from float64.
         z_real = _stig.standardise(log_real, mean, scale).float()
         z_gen = _stig.standardise(log_gen, mean, scale).float()
+        # The spectral filter profile: the mean shift from generated to real
+        # spectra, applied before the translator, which learns the per-image rest.
+        profile = -z_gen.mean(dim=0)
         with torch_rng(self.random_state, device):
             translator, losses = _stig.fit_stig(
-                z_real, z_gen, params, device, type(self).__name__, self.verbose
+                z_real, z_gen + profile, params, device, type(self).__name__, self.verbose
             )
         self.translator_ = translator
         self.loss_curve_ = losses
         self._spectrum_mean = mean.float()
         self._spectrum_scale = scale
+        self._profile = profile
 
     @torch.no_grad()
     def _refine_stig(self, images):
@@ -323,6 +332,7 @@ class SpectrumRefiner(TransformerMixin, BaseEstimator):
         for batch in iter_batches(images.shape[0], self._chunk):
             spectrum, log_spec = _stig.centred_log_spectrum(images[batch])
             z = _stig.standardise(log_spec.float(), mean, self._spectrum_scale)
+            z = z + self._profile.to(z.device)
             translated = _stig.unstandardise(translator(z), mean, self._spectrum_scale)
             mixed = log_spec + self.strength * (translated.to(log_spec.dtype) - log_spec)
             out[batch] = _stig.images_from_log_spectrum(spectrum, mixed)

@@ -39,19 +39,34 @@ def images_from_log_spectrum(spectrum, log_spectrum):
     return with_magnitude(spectrum, magnitude)
 
 
-class Translator(nn.Module):
-    """Residual conv net on spectra; exposes its encoder features for PatchNCE."""
+def frequency_coordinates(H, W):
+    """(3, H, W) channels: centred vertical and horizontal frequency and radius, in [-1, 1]."""
+    fy = (torch.arange(H, dtype=torch.float32) - H // 2) / max(H // 2, 1)
+    fx = (torch.arange(W, dtype=torch.float32) - W // 2) / max(W // 2, 1)
+    gy, gx = torch.meshgrid(fy, fx, indexing="ij")
+    return torch.stack([gy, gx, torch.sqrt(gy**2 + gx**2)])
 
-    def __init__(self, n_channels, n_filters):
+
+class Translator(nn.Module):
+    """Residual conv net on spectra; exposes its encoder features for PatchNCE.
+
+    The spectral correction depends on the frequency (high frequencies are
+    the ones a smooth model misses), which a small convolution cannot see:
+    the frequency coordinates are given as extra input channels (CoordConv).
+    """
+
+    def __init__(self, n_channels, n_filters, shape):
         super().__init__()
-        self.enc1 = nn.Conv2d(n_channels, n_filters, 3, padding=1)
+        self.register_buffer("coords", frequency_coordinates(*shape))
+        self.enc1 = nn.Conv2d(n_channels + 3, n_filters, 3, padding=1)
         self.enc2 = nn.Conv2d(n_filters, n_filters, 3, padding=1)
         self.dec = nn.Conv2d(n_filters, n_channels, 3, padding=1)
         nn.init.zeros_(self.dec.weight)  # start at the identity map
         nn.init.zeros_(self.dec.bias)
 
     def features(self, z):
-        h1 = F.leaky_relu(self.enc1(z), 0.2)
+        coords = self.coords.to(z.dtype).expand(z.shape[0], -1, -1, -1)
+        h1 = F.leaky_relu(self.enc1(torch.cat([z, coords], dim=1)), 0.2)
         h2 = F.leaky_relu(self.enc2(h1), 0.2)
         return [h1, h2]
 
@@ -130,7 +145,7 @@ class StigTrainer:
         C, H, W = shape
         self.params = params
         self.device = device
-        self.translator = Translator(C, params["n_filters"]).to(device, dtype)
+        self.translator = Translator(C, params["n_filters"], (H, W)).to(device, dtype)
         self.discriminator = Discriminator(C, params["n_filters"]).to(device, dtype)
         self.head = PatchNCEHead(params["n_filters"], 2).to(device, dtype)
         lr = params["learning_rate"]

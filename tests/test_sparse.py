@@ -188,7 +188,9 @@ def test_gibbs_sampler_matches_exact_pairwise_marginals():
     n_chains, n_draws = 400, 25
     out = np.empty((n_chains, n_draws, k), dtype=np.int64)
     uniforms = rng.random_sample((n_chains, 1 + 10 + n_draws * 2, k))
-    gibbs_supports(log_unary, np.ascontiguousarray(log_pair), n_atoms, k, 10, 2, uniforms, out)
+    init = np.full((n_chains, k), -1, dtype=np.int64)
+    gibbs_supports(log_unary, np.ascontiguousarray(log_pair), n_atoms, k, 10, 2, uniforms, init,
+                   out)
     sups = out.reshape(-1, k)
     assert np.all([len({a % n_atoms for a in s}) == k for s in sups])
     B = np.zeros((len(sups), 2 * n_atoms))

@@ -59,22 +59,26 @@ def _draw_slot(state, slot, log_unary, log_pair, n_atoms, u, scores):
 
 
 @jit(parallel=True)
-def gibbs_supports(log_unary, log_pair, n_atoms, k, burn_in, thin, uniforms, out):
+def gibbs_supports(log_unary, log_pair, n_atoms, k, burn_in, thin, uniforms, init, out):
     """Run ``out.shape[0]`` Gibbs chains over k-subsets of signed atoms.
 
-    Chain ``c`` starts with one sequential pass (slot ``t`` drawn given slots
-    ``< t``), runs ``burn_in`` full sweeps, then stores its state every
-    ``thin`` sweeps into ``out[c, d]``. ``uniforms`` has shape
-    ``(n_chains, n_sweeps_total + 1, k)``.
+    Chain ``c`` starts from ``init[c]`` or, where ``init[c, 0] < 0``, from one
+    sequential pass (slot ``t`` drawn given slots ``< t``); it runs
+    ``burn_in`` full sweeps, then stores its state every ``thin`` sweeps into
+    ``out[c, d]``. ``uniforms`` has shape ``(n_chains, n_sweeps_total + 1, k)``.
     """
     n_chains, n_draws = out.shape[0], out.shape[1]
     n_signed = log_unary.shape[0]
     for c in prange(n_chains):
         state = np.full(k, -1, dtype=np.int64)
         scores = np.empty(n_signed, dtype=np.float64)
-        for t in range(k):
-            state[t] = _draw_slot(state, t, log_unary, log_pair, n_atoms, uniforms[c, 0, t],
-                                  scores)
+        if init[c, 0] >= 0:
+            for t in range(k):
+                state[t] = init[c, t]
+        else:
+            for t in range(k):
+                state[t] = _draw_slot(state, t, log_unary, log_pair, n_atoms,
+                                      uniforms[c, 0, t], scores)
         sweep = 1
         for _ in range(burn_in):
             for t in range(k):

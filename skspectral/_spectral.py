@@ -15,6 +15,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from joblib import effective_n_jobs
 from scipy.special import logsumexp
 from sklearn.base import (
     BaseEstimator,
@@ -166,6 +167,10 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         plotting helpers. The model itself works on any ``n_features``.
     device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
         Where training (and large synthesis) runs.
+    n_jobs : int or None, default=None
+        torch threads used by CPU training; None means 1 (scikit-learn's
+        convention; one thread is also the fastest choice when the cores are
+        shared with other work) and -1 all cores. Tiny problems always use 1.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial phases, the network and the batch order.
     verbose : int, default=0
@@ -236,6 +241,7 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "tol": [Interval(Real, 0, None, closed="left")],
         "image_shape": [None, tuple, list],
         "device": DEVICE_CONSTRAINT,
+        "n_jobs": [None, Integral],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -256,6 +262,7 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         tol=1e-4,
         image_shape=None,
         device="auto",
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -272,6 +279,7 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.tol = tol
         self.image_shape = image_shape
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -304,6 +312,7 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.mean_ = X.mean(axis=0)
 
         threads = training_threads(
+            effective_n_jobs(self.n_jobs),
             min(self.batch_size, math.ceil(n_samples / MIN_STEPS_PER_EPOCH)),
             n_features, self.n_atoms_, device,
         )

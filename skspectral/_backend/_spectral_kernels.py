@@ -29,14 +29,19 @@ SMALL_STEP_FLOPS = 5e6
 
 
 @contextlib.contextmanager
-def training_threads(batch_size, n_features, n_atoms, device):
-    """Run small CPU training steps on one torch thread, restoring the setting after."""
-    small = batch_size * n_features * n_atoms < SMALL_STEP_FLOPS
-    if torch.device(device).type != "cpu" or not small:
+def training_threads(n_threads, batch_size, n_features, n_atoms, device):
+    """Run CPU training on ``n_threads`` torch threads, restoring the setting after.
+
+    Small steps always run on one thread: thread start-up and spinning cost
+    more than the arithmetic they would share.
+    """
+    if batch_size * n_features * n_atoms < SMALL_STEP_FLOPS:
+        n_threads = 1
+    if torch.device(device).type != "cpu" or n_threads == torch.get_num_threads():
         yield
         return
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(n_threads)
     try:
         yield
     finally:

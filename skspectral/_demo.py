@@ -57,11 +57,30 @@ def _sparse_model(image_shape, device, random_state):
     )
 
 
+def _conv_model(image_shape, device, random_state):
+    from ._conv import ConvSparseCoder
+
+    # Two CSC layers (the second halves the resolution); a shrunk Gaussian over
+    # the codes keeps sampling cheap for MNIST-sized codes too.
+    return make_pipeline(
+        ConvSparseCoder(
+            n_filters=(8, 16),
+            lmbda=0.01,
+            image_shape=tuple(image_shape),
+            max_epochs=3,
+            device=device,
+            random_state=random_state,
+        ),
+        CoefficientPrior("gaussian", shrinkage="ledoit_wolf", random_state=random_state),
+    )
+
+
 #: name -> factory(image_shape, device, random_state) returning a generative estimator.
 DEMO_MODELS = {
     "pca": _pca_model,
     "spectral": _spectral_model,
     "sparse": _sparse_model,
+    "conv": _conv_model,
 }
 
 #: The model ``skspectral demo`` fits when ``--model`` is not given.

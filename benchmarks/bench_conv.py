@@ -1,0 +1,162 @@
+"""Convolutional sparse coding: conv_sparse_code vs SPORCO, ConvSparseCoder epochs.
+
+The solver comparison is the problem of issue 5: 16 grayscale 64x64 patches
+of scikit-learn's ``china.jpg`` (mean removed), 32 random unit-norm 8x8
+filters, lmbda = 0.05, circular boundary. Both solvers are scored by the same
+function (``circular_objective``) and timed for the number of iterations
+each needs to come within 1% of the better final objective (SPORCO's
+``ConvBPDN`` after 200 iterations or FISTA after 1000). The iteration counts
+are found once in ``setup_cache`` (the traces are the ``track_`` results).
+"""
+
+import numpy as np
+import torch
+
+from skspectral import ConvSparseCoder, conv_sparse_code
+from skspectral._backend._csc import circular_objective
+
+from ._data import cifar10
+
+LMBDA = 0.05
+
+
+def china_problem():
+    """16 mean-removed 64x64 grayscale patches and 32 unit-norm 8x8 filters (float32)."""
+    from sklearn.datasets import load_sample_images
+
+    image = load_sample_images().images[0].astype(np.float32).mean(axis=-1) / 255.0
+    H, W = image.shape
+    r0, c0 = H // 2 - 128, W // 2 - 128
+    S = np.stack([
+        image[r0 + 64 * i: r0 + 64 * i + 64, c0 + 64 * j: c0 + 64 * j + 64]
+        for i in range(4) for j in range(4)
+    ])
+    S -= S.mean(axis=(1, 2), keepdims=True)
+    D = np.random.RandomState(0).randn(32, 8, 8).astype(np.float32)
+    D /= np.linalg.norm(D.reshape(32, -1), axis=1)[:, None, None]
+    return S, D
+
+
+def objective(S, codes, D):
+    """The shared score: 1/2 ||sum_m d_m * x_m - s||^2 + lmbda sum ||x_m||_1 (circular)."""
+    return circular_objective(
+        torch.as_tensor(S[:, None], dtype=torch.float64),
+        torch.as_tensor(codes, dtype=torch.float64),
+        torch.as_tensor(D[:, None], dtype=torch.float64),
+        LMBDA,
+    )
+
+
+def run_sporco(S, D, n_iter, callback=None):
+    from sporco.admm import cbpdn
+
+    opt = cbpdn.ConvBPDN.Options(
+        {"Verbose": False, "MaxMainIter": n_iter, "RelStopTol": 0.0, "Callback": callback}
+    )
+    solver = cbpdn.ConvBPDN(
+        np.ascontiguousarray(D.transpose(1, 2, 0)),
+        np.ascontiguousarray(S.transpose(1, 2, 0)),
+        LMBDA, opt, dimK=1,
+    )
+    X = solver.solve()  # (H, W, 1, K, M)
+    return np.ascontiguousarray(X[:, :, 0].transpose(2, 3, 0, 1))
+
+
+def run_fista(S, D, n_iter):
+    codes, _ = conv_sparse_code(S, D, LMBDA, max_iter=n_iter, tol=0.0, device="cpu")
+    return codes
+
+
+def _iterations_to(trace_fn, target, hi):
+    # FISTA with restart never accepts an objective increase: bisect on k.
+    lo = 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if trace_fn(mid) <= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+class CBPDNSuite:
+    """conv_sparse_code (FISTA, FFT domain, torch) vs SPORCO admm.cbpdn.ConvBPDN."""
+
+    timeout = 1200
+    number = 1
+    repeat = 2
+    rounds = 1
+
+    def setup_cache(self):
+        S, D = china_problem()
+        sporco_trace = []
+
+        def record(solver):
+            Y = np.asarray(solver.getcoef())[:, :, 0].transpose(2, 3, 0, 1)
+            sporco_trace.append(objective(S, Y, D))
+            return False
+
+        run_sporco(S, D, 200, callback=record)
+        fista_final = objective(S, run_fista(S, D, 1000), D)
+        best = min(sporco_trace[-1], fista_final)
+        target = 1.01 * best
+        sporco_iter = 1 + int(np.argmax(np.asarray(sporco_trace) <= target))
+        fista_iter = _iterations_to(lambda k: objective(S, run_fista(S, D, k), D), target, 1000)
+        return {
+            "S": S, "D": D, "best": best, "sporco_iter": sporco_iter, "fista_iter": fista_iter,
+            "sporco_final": sporco_trace[-1], "fista_final": fista_final,
+        }
+
+    def time_sporco_to_1pct(self, cache):
+        run_sporco(cache["S"], cache["D"], cache["sporco_iter"])
+
+    def time_fista_to_1pct(self, cache):
+        run_fista(cache["S"], cache["D"], cache["fista_iter"])
+
+    def time_fista_to_1pct_one_thread(self, cache):
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            run_fista(cache["S"], cache["D"], cache["fista_iter"])
+        finally:
+            torch.set_num_threads(threads)
+
+    def track_sporco_iterations_to_1pct(self, cache):
+        return cache["sporco_iter"]
+
+    def track_fista_iterations_to_1pct(self, cache):
+        return cache["fista_iter"]
+
+    def track_best_final_objective(self, cache):
+        return cache["best"]
+
+    def track_sporco_200_objective(self, cache):
+        return cache["sporco_final"]
+
+    def track_fista_1000_objective(self, cache):
+        return cache["fista_final"]
+
+    def track_fista_objective_at_its_count(self, cache):
+        S, D = cache["S"], cache["D"]
+        return objective(S, run_fista(S, D, cache["fista_iter"]), D)
+
+
+class ConvSparseCoderSuite:
+    """One training epoch with the default parameters on 10,000 CIFAR-10 images.
+
+    CIFAR-10 here is the JPEG-decoded copy in ../shared/data (about 30 dB from
+    the original pixels). ``fit`` includes encoding the 10,000 images and
+    fitting the prior on the codes.
+    """
+
+    timeout = 1800
+    number = 1
+    repeat = 1
+    rounds = 1
+
+    def setup_cache(self):
+        return cifar10(10_000)
+
+    def time_fit_one_epoch(self, X):
+        ConvSparseCoder(image_shape=(32, 32, 3), max_epochs=1, device="cpu",
+                        random_state=0).fit(X)

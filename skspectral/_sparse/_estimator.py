@@ -90,14 +90,15 @@ class SparseSupportMRF(TransformerMixin, BaseEstimator):
         (the diagonal holds ``support_marginals_``).
     n_iter_ : int
         K-SVD iterations run (0 with a fixed ``dictionary``).
-    reconstruction_error_ : ndarray of shape (max(n_iter_, 1),)
+    reconstruction_error_ : ndarray of shape (n_records,)
         Mean squared error per pixel of the training codes after each K-SVD
-        iteration (with a fixed ``dictionary``: its error).
+        iteration, ``n_records = max(1, n_iter_)`` (with a fixed
+        ``dictionary``: its one error).
     data_min_, data_max_ : float
         Range of the training data (used by ``clip``).
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit`` (only when X has string names).
 
     See Also
@@ -324,7 +325,7 @@ class SparseSupportMRF(TransformerMixin, BaseEstimator):
         -------
         X : ndarray of shape (n_samples, n_features)
             Samples, dtype of the training data.
-        supports : ndarray of shape (n_samples, n_nonzero_coefs_)
+        supports : ndarray of shape (n_samples, `n_nonzero_coefs_`)
             Signed atoms of every sample (``m`` for ``+d_m``, ``m + n_atoms``
             for ``-d_m``); only when ``return_supports=True``.
         """

@@ -300,3 +300,48 @@ def test_divergence_raises(digits):
     with pytest.raises(FloatingPointError, match="diverged"):
         ConvSparseCoder(n_filters=(4,), strides=(1,), image_shape=(8, 8), max_epochs=1,
                         device="cpu", random_state=0).fit(X[:64] * 1e30)
+
+
+# ------------------------------------------------------- real data (slow)
+def _needs_shared_data():
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not available")
+
+
+def _psnr(a, b):
+    return float(np.mean(10 * np.log10(1.0 / np.mean((a - b) ** 2, axis=1))))
+
+
+@pytest.mark.slow
+def test_cifar_regeneration_generalises_to_mnist():
+    _needs_shared_data()
+    from skspectral.datasets import fetch_mnist, load_images
+
+    X = load_images(SHARED_DATA / "cifar10" / "train_images_20k.npy", n_samples=1000).data
+    X_test = load_images(SHARED_DATA / "cifar10" / "test_images.npy", n_samples=200).data
+    digits = fetch_mnist(data_home=SHARED_DATA, subset="test", n_samples=200).images
+    digits = np.repeat(np.pad(digits, ((0, 0), (2, 2), (2, 2)))[..., None], 3, axis=-1)
+    digits = digits.reshape(200, -1).astype(np.float32)
+    model = ConvSparseCoder(image_shape=(32, 32, 3), max_epochs=1, device="cpu",
+                            random_state=0).fit(X)
+    cifar = _psnr(X_test, model.inverse_transform(model.transform(X_test)))
+    mnist = _psnr(digits, model.inverse_transform(model.transform(digits)))
+    assert cifar > 18.0
+    assert mnist > cifar - 6.0
+
+
+@pytest.mark.slow
+def test_ctrl_codes_of_classes_are_more_orthogonal():
+    _needs_shared_data()
+    from skspectral.datasets import fetch_mnist
+
+    train = fetch_mnist(data_home=SHARED_DATA, n_samples=600)
+    test = fetch_mnist(data_home=SHARED_DATA, subset="test", n_samples=300)
+    model = ConvSparseCoder(n_filters=(8, 16), image_shape=(28, 28), objective="ctrl",
+                            lmbda=0.05, learning_rate=0.02, max_epochs=1, batch_size=100,
+                            device="cpu", random_state=0).fit(train.data, train.target)
+    Z = model.transform(test.data)
+    cos = np.abs(Z @ Z.T)
+    same = test.target[:, None] == test.target[None]
+    off = ~np.eye(len(Z), dtype=bool)
+    assert cos[same & off].mean() > 1.2 * cos[~same].mean()

@@ -117,7 +117,8 @@ def circular_objective(S, X, filters, lmbda):
     return float(0.5 * ((AX - S) ** 2).sum() + lmbda * X.abs().sum())
 
 
-def fista_cbpdn(S, filters, lmbda, *, max_iter=500, tol=1e-4, positive=False, X0=None):
+def fista_cbpdn(S, filters, lmbda, *, max_iter=500, tol=1e-4, positive=False, X0=None,
+                callback=None):
     """FISTA with function-value restart for convolutional BPDN (circular).
 
     Each iteration costs one forward and one inverse FFT of the coefficient
@@ -143,6 +144,9 @@ def fista_cbpdn(S, filters, lmbda, *, max_iter=500, tol=1e-4, positive=False, X0
         Constrain the coefficients to be non-negative.
     X0 : Tensor of shape (N, M, H, W), default=None
         Warm start.
+    callback : callable, default=None
+        Called as ``callback(n_iter, objective)`` after every iteration with
+        the objective of the current iterate (for convergence traces).
 
     Returns
     -------
@@ -189,11 +193,15 @@ def fista_cbpdn(S, filters, lmbda, *, max_iter=500, tol=1e-4, positive=False, X0
             # Momentum overshot: restart from x with a plain proximal step.
             t = 1.0
             x_prev, Ax_prev_hat = x, Ax_hat
+            if callback is not None:
+                callback(n_iter, obj)
             continue
         delta = float(torch.linalg.vector_norm(x_new - x))
         scale = float(torch.linalg.vector_norm(x_new))
         x_prev, Ax_prev_hat = x, Ax_hat
         x, Ax_hat, obj, t = x_new, Ax_new_hat, obj_new, t_next
+        if callback is not None:
+            callback(n_iter, obj)
         if delta <= tol * max(scale, torch.finfo(S.dtype).eps):
             break
     return x, obj, n_iter

@@ -58,7 +58,10 @@ class ConvSparseCoder(TransformerMixin, BaseEstimator):
         the encoder (the dictionaries) maximises
         ``dR(Z) + dR(Zh) + sum_j dR(Z_j, Zh_j)`` with ``Zh = f(g(Z))`` minus the
         reconstruction term above, and the decoder (its own code gains and
-        scale) minimises the rate-reduction value, in alternating steps.
+        scale) minimises the rate-reduction value plus the reconstruction
+        term, in alternating steps. The reconstruction terms are an addition
+        to the pure CTRL game: with dictionaries shared between ``f`` and
+        ``g`` they keep ``g(f(x))`` close to ``x`` in short trainings.
         The partition is the classes when ``y`` is given, otherwise each
         sample with an augmented view (shift, flip).
     epsilon : float, default=0.5
@@ -323,10 +326,12 @@ class ConvSparseCoder(TransformerMixin, BaseEstimator):
         fit = 0.5 * ((xb - x_hat) ** 2).sum() / xb.shape[0]
         (fit - value).backward()
         enc_opt.step()
-        # Decoder: minimise it (close the loop).
+        # Decoder: minimise it (close the loop); it also fits the data, since
+        # its scale is the only link between unit-norm codes and pixels.
         dec_opt.zero_grad()
-        value_d, _ = ctrl_game(net, xb, groups, self.epsilon)
-        value_d.backward()
+        value_d, x_hat_d = ctrl_game(net, xb, groups, self.epsilon)
+        fit_d = 0.5 * ((xb - x_hat_d) ** 2).sum() / xb.shape[0]
+        (value_d + fit_d).backward()
         dec_opt.step()
         return float(value.detach() - fit.detach())
 

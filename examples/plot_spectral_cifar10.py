@@ -5,7 +5,7 @@ Spectral dictionary samples on CIFAR-10
 
 A :class:`~skspectral.SpectralDictionary` on colour images: each 32x32x3
 image is a signal of 3,072 samples (row-major, channels interleaved). We fit
-128 atoms on 5,000 training images for a few epochs, draw 64 samples from a
+128 atoms on 4,000 training images for three epochs, draw 64 samples from a
 Gaussian-mixture prior over the mixing weights and check how far they are
 from their nearest training images.
 
@@ -24,12 +24,12 @@ from skspectral.datasets import load_images
 from skspectral.metrics import nearest_neighbor_distance
 from skspectral.plotting import plot_image_grid, plot_learned_frequencies
 
-data = load_images("../../shared/data/cifar10/train_images_20k.npy", n_samples=6_000)
-X_train, X_test = data.data[:5_000], data.data[5_000:]
+data = load_images("../../shared/data/cifar10/train_images_20k.npy", n_samples=5_000)
+X_train, X_test = data.data[:4_000], data.data[4_000:]
 
 model = SpectralDictionary(
     n_atoms=128,
-    max_epochs=4,
+    max_epochs=3,
     image_shape=(32, 32, 3),
     prior=CoefficientPrior("gmm", n_components=5, random_state=0),
     random_state=0,

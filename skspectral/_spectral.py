@@ -438,7 +438,7 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.modulation_ = modulation
         self._base_params = {name: v.numpy().astype(np.float64) for name, v in base.items()}
         self.components_ = atoms.numpy().astype(dtype)
-        self.amplitudes_ = np.log1p(np.exp(self._base_params["amplitudes"])).astype(dtype)
+        self.amplitudes_ = np.logaddexp(0.0, self._base_params["amplitudes"]).astype(dtype)
         self.frequencies_ = (freqs[order] / n_features).astype(dtype)
         self.phases_ = np.mod(self._base_params["phases"], 2 * np.pi).astype(dtype)
         cho = gram_cholesky(self.components_, self.alpha)

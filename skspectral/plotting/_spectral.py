@@ -120,7 +120,7 @@ def plot_learned_frequencies(model, *, ax=None):
     pos = torch.arange(t, dtype=torch.float32) / t
     with torch.no_grad():
         d_freq = model.modulation_(pos)[:, 1].numpy()
-    inst = np.log1p(np.exp(model._base_params["frequencies"][None] + d_freq)) / t
+    inst = np.logaddexp(0.0, model._base_params["frequencies"][None] + d_freq) / t
     k = np.arange(model.n_atoms_)
     ax.vlines(k, inst.min(axis=0), inst.max(axis=0), color="0.7", lw=1, label="modulation range")
     size = 4 + 30 * model.amplitudes_ / max(float(model.amplitudes_.max()), 1e-12)

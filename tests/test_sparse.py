@@ -423,4 +423,5 @@ def test_mnist_samples_are_confident_digits():
                                                confident(test.data[:1000]))
     assert share_samples > 2 * share_random
     assert share_samples > share_real - 0.35
-    assert -model.score(test.data) < 0.0150
+    # MiniBatchDictionaryLearning (256 atoms, OMP k=10) reaches 0.01372 here
+    assert -model.score(test.data) < 0.0139

@@ -48,7 +48,7 @@ class SparseSupportMRF(TransformerMixin, BaseEstimator):
         ``min(n_features, n_atoms)``.
     dictionary : array-like of shape (n_atoms, n_features), default=None
         A fixed dictionary to use instead of learning one.
-    max_iter : int, default=10
+    max_iter : int, default=30
         K-SVD iterations (one Batch-OMP coding and one sweep of atom updates
         each).
     n_gibbs_sweeps : int, default=5
@@ -151,7 +151,7 @@ class SparseSupportMRF(TransformerMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, n_atoms=256, n_nonzero_coefs=10, *, dictionary=None, max_iter=10,
+    def __init__(self, n_atoms=256, n_nonzero_coefs=10, *, dictionary=None, max_iter=30,
                  n_gibbs_sweeps=5, burn_in=30, em_max_iter=10, smoothing=0.05, clip=True,
                  n_jobs=None, device="auto", random_state=None, verbose=0):
         self.n_atoms = n_atoms

@@ -28,27 +28,21 @@ DEFAULT_CHUNK = 4096
 
 
 @jit(inline="always")
-def _omp_one(alpha0, gram, n_nonzero, tiny, idx_out, val_out):
+def _omp_one(alpha0, gram, n_nonzero, tiny, idx_out, val_out, alpha, chol, xy, gamma, tmp):
     """OMP of one signal from its correlations ``alpha0 = D x``.
 
     Writes the selected atoms and their least-squares coefficients and returns
     how many atoms were selected: fewer than ``n_nonzero`` only when the
     squared correlation or the new Cholesky pivot falls below ``tiny`` (the
-    dtype's machine epsilon, scikit-learn's stopping rule).
+    dtype's machine epsilon, scikit-learn's stopping rule). ``alpha``,
+    ``chol``, ``xy``, ``gamma`` and ``tmp`` are scratch space reused across
+    signals.
     """
     n_atoms = alpha0.shape[0]
-    alpha = np.empty(n_atoms, dtype=np.float64)
-    for m in range(n_atoms):
-        alpha[m] = alpha0[m]
-    chol = np.zeros((n_nonzero, n_nonzero), dtype=np.float64)
-    xy = np.empty(n_nonzero, dtype=np.float64)
-    gamma = np.empty(n_nonzero, dtype=np.float64)
-    tmp = np.empty(n_nonzero, dtype=np.float64)
-    selected = np.zeros(n_atoms, dtype=np.bool_)
     best = 0
     best_val = -1.0
     for m in range(n_atoms):
-        a = abs(alpha[m])
+        a = abs(alpha0[m])
         if a > best_val:
             best_val = a
             best = m
@@ -57,7 +51,13 @@ def _omp_one(alpha0, gram, n_nonzero, tiny, idx_out, val_out):
         # ``best`` = argmax |alpha| (first index on ties, as NumPy). A selected
         # atom can only win when the residual is numerically zero: stop there,
         # like scikit-learn does.
-        if selected[best] or best_val * best_val < tiny:
+        if best_val * best_val < tiny:
+            break
+        reselected = False
+        for r in range(n_active):
+            if idx_out[r] == best:
+                reselected = True
+        if reselected:
             break
         # Progressive Cholesky: solve L w = G[selected, best].
         if n_active > 0:
@@ -76,7 +76,6 @@ def _omp_one(alpha0, gram, n_nonzero, tiny, idx_out, val_out):
         else:
             chol[0, 0] = math.sqrt(gram[best, best])
         idx_out[n_active] = best
-        selected[best] = True
         xy[n_active] = alpha0[best]
         n_active += 1
         # gamma = (L L^T)^{-1} alpha0[selected] by two triangular solves.
@@ -116,10 +115,23 @@ def _omp_one(alpha0, gram, n_nonzero, tiny, idx_out, val_out):
     return n_active
 
 
+#: Signals per parallel task (scratch space is allocated once per task).
+_BLOCK = 64
+
+
 @jit(parallel=True)
 def _batch_omp_numba(alpha0, gram, n_nonzero, tiny, idx, val, count):
-    for i in prange(alpha0.shape[0]):
-        count[i] = _omp_one(alpha0[i], gram, n_nonzero, tiny, idx[i], val[i])
+    n, n_atoms = alpha0.shape
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in prange(n_blocks):
+        alpha = np.empty(n_atoms, dtype=np.float64)
+        chol = np.empty((n_nonzero, n_nonzero), dtype=np.float64)
+        xy = np.empty(n_nonzero, dtype=np.float64)
+        gamma = np.empty(n_nonzero, dtype=np.float64)
+        tmp = np.empty(n_nonzero, dtype=np.float64)
+        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
+            count[i] = _omp_one(alpha0[i], gram, n_nonzero, tiny, idx[i], val[i], alpha, chol,
+                                xy, gamma, tmp)
 
 
 def _batch_omp_torch(alpha0, gram, n_nonzero):

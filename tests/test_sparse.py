@@ -425,3 +425,10 @@ def test_mnist_samples_are_confident_digits():
     assert share_samples > share_real - 0.35
     # MiniBatchDictionaryLearning (256 atoms, OMP k=10) reaches 0.01372 here
     assert -model.score(test.data) < 0.0139
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_overflowing_fit_raises_instead_of_returning_nan():
+    X = np.random.RandomState(0).uniform(size=(50, 8)) * 1e200
+    with pytest.raises(FloatingPointError, match="diverged"):
+        SparseSupportMRF(n_atoms=10, n_nonzero_coefs=2, max_iter=2).fit(X)

@@ -13,6 +13,7 @@ Atoms that no signal uses are replaced by the worst-represented signal.
 import numpy as np
 
 from .._backend._omp import batch_omp, codes_to_csr, ksvd_atom_sweep
+from ..utils import check_finite_loss
 
 
 def init_dictionary(X, n_atoms, rng):
@@ -103,6 +104,7 @@ def ksvd(X, n_atoms, n_nonzero_coefs, max_iter, rng, *, dictionary=None, n_jobs=
         resid = residual(X, Dx, atoms, values, counts)
         n_replaced = update_atoms(D, atoms, values, counts, resid, rng)
         errors.append(float(np.mean(resid.astype(np.float64) ** 2)))
+        check_finite_loss(errors[-1], it, "SparseSupportMRF (K-SVD)")
         if verbose:
             print(f"[SparseSupportMRF] K-SVD iteration {it + 1}/{max_iter}: "
                   f"mse={errors[-1]:.6f}, replaced atoms={n_replaced}")

@@ -327,7 +327,15 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.noise_variance_ = max(float(np.mean(residual.astype(np.float64) ** 2)), floor)
         prior = CoefficientPrior("gaussian") if self.prior is None else self.prior
         self.prior_ = clone(prior).fit(codes)
+        self._prior_chols = self._mixture_cholesky()
         return self
+
+    def _mixture_cholesky(self):
+        # Factored once here: sample() and score() then cost GEMMs only.
+        if not hasattr(self.prior_, "get_mixture") or getattr(self.prior_, "kind", None) == "kde":
+            return None
+        _, _, covariances = self.prior_.get_mixture()
+        return [_safe_cholesky(cov) for cov in covariances]
 
     def _effective_n_atoms(self, n_features):
         if self.n_atoms > n_features:
@@ -578,13 +586,13 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
         gains = None if frequency_gain is None else self._gains(frequency_gain)
         random_state = self.random_state if random_state is None else random_state
-        if not hasattr(self.prior_, "get_mixture") or getattr(self.prior_, "kind", None) == "kde":
+        if self._prior_chols is None:
             codes = self.prior_.sample(n_samples, random_state=random_state)
             return self.inverse_transform(codes, frequency_gain=gains)
         return self._sample_mixture(n_samples, random_state, gains)
 
     def _sample_mixture(self, n_samples, random_state, gains):
-        weights, means, covariances = self.prior_.get_mixture()
+        weights, means, _ = self.prior_.get_mixture()
         rng = np.random.default_rng(seed_from(random_state))
         dtype = self.components_.dtype
         S = self.components_.astype(np.float64)
@@ -595,7 +603,7 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         device = self._device_for_synthesis()
         for k in np.unique(labels):
             idx = np.flatnonzero(labels == k)
-            chol = _safe_cholesky(covariances[k])
+            chol = self._prior_chols[k]
             factor = (chol.T @ S).astype(dtype)
             offset = (self.mean_ + means[k] @ S).astype(dtype)
             for sl in iter_batches(idx.size, DEFAULT_CHUNK):
@@ -624,12 +632,12 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        if not hasattr(self.prior_, "get_mixture"):
+        if self._prior_chols is None:
             raise ValueError(
                 "score needs a Gaussian-mixture prior (one with get_mixture); "
                 f"prior_ is {type(self.prior_).__name__}."
             )
-        weights, means, covariances = self.prior_.get_mixture()
+        weights, means, _ = self.prior_.get_mixture()
         S = self.components_.astype(np.float64)
         t = S.shape[1]
         sigma2 = self.noise_variance_
@@ -638,9 +646,8 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         proj = Xc @ S.T  # (n, K): the only (n x T) GEMM
         sq = np.einsum("ij,ij->i", Xc, Xc)
         log_terms = []
-        for pi, mu, cov in zip(weights, means, covariances):
-            chol_s = _safe_cholesky(cov)
-            m = np.eye(len(cov)) + chol_s.T @ gram @ chol_s / sigma2
+        for pi, mu, chol_s in zip(weights, means, self._prior_chols):
+            m = np.eye(len(mu)) + chol_s.T @ gram @ chol_s / sigma2
             chol_m = np.linalg.cholesky(m)
             log_det = t * math.log(sigma2) + 2.0 * np.log(np.diag(chol_m)).sum()
             # r = x - mean - mu S; |r|^2 and S r from the projections.

@@ -24,19 +24,20 @@ from ._jit import jit, numba_enabled, prange
 
 #: Signals whose correlations are formed by one GEMM; bounds memory to
 #: ``chunk * n_atoms`` floats.
-DEFAULT_CHUNK = 4096
+DEFAULT_CHUNK = 16384
 
 
 @jit(inline="always")
-def _omp_one(alpha0, gram, n_nonzero, tiny, idx_out, val_out, alpha, chol, xy, gamma, tmp):
+def _omp_one(alpha0, gram, n_nonzero, tiny, idx_out, val_out, alpha, gbuf, chol, xy, gamma,
+             tmp):
     """OMP of one signal from its correlations ``alpha0 = D x``.
 
     Writes the selected atoms and their least-squares coefficients and returns
     how many atoms were selected: fewer than ``n_nonzero`` only when the
     squared correlation or the new Cholesky pivot falls below ``tiny`` (the
-    dtype's machine epsilon, scikit-learn's stopping rule). ``alpha``,
-    ``chol``, ``xy``, ``gamma`` and ``tmp`` are scratch space reused across
-    signals.
+    dtype's machine epsilon, scikit-learn's stopping rule). ``alpha`` and
+    ``gbuf`` (dtype of the input), ``chol``, ``xy``, ``gamma`` and ``tmp``
+    (float64) are scratch space reused across signals.
     """
     n_atoms = alpha0.shape[0]
     best = 0
@@ -93,14 +94,17 @@ def _omp_one(alpha0, gram, n_nonzero, tiny, idx_out, val_out, alpha, chol, xy, g
             break
         # alpha = alpha0 - G[:, selected] gamma (rows of G: contiguous reads);
         # the last row's pass also finds the next argmax.
+        # (in the input's precision: float32 input runs this at float32 speed)
         for m in range(n_atoms):
             alpha[m] = alpha0[m]
         for r in range(n_active - 1):
-            g = gamma[r]
+            gbuf[0] = gamma[r]
+            g = gbuf[0]
             row = gram[idx_out[r]]
             for m in range(n_atoms):
                 alpha[m] -= g * row[m]
-        g = gamma[n_active - 1]
+        gbuf[0] = gamma[n_active - 1]
+        g = gbuf[0]
         row = gram[idx_out[n_active - 1]]
         best_val = -1.0
         for m in range(n_atoms):
@@ -124,14 +128,15 @@ def _batch_omp_numba(alpha0, gram, n_nonzero, tiny, idx, val, count):
     n, n_atoms = alpha0.shape
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     for b in prange(n_blocks):
-        alpha = np.empty(n_atoms, dtype=np.float64)
+        alpha = np.empty(n_atoms, dtype=alpha0.dtype)
+        gbuf = np.empty(1, dtype=alpha0.dtype)
         chol = np.empty((n_nonzero, n_nonzero), dtype=np.float64)
         xy = np.empty(n_nonzero, dtype=np.float64)
         gamma = np.empty(n_nonzero, dtype=np.float64)
         tmp = np.empty(n_nonzero, dtype=np.float64)
         for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            count[i] = _omp_one(alpha0[i], gram, n_nonzero, tiny, idx[i], val[i], alpha, chol,
-                                xy, gamma, tmp)
+            count[i] = _omp_one(alpha0[i], gram, n_nonzero, tiny, idx[i], val[i], alpha, gbuf,
+                                chol, xy, gamma, tmp)
 
 
 def _batch_omp_torch(alpha0, gram, n_nonzero):

@@ -63,7 +63,7 @@ def orthogonal_mp_batch(X, dictionary, n_nonzero_coefs, *, gram=None, sparse_out
         Threads for the per-signal selection (``None``: all; ``-1``: all).
     device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="cpu"
         Where to run. ``"auto"`` uses CUDA when available.
-    chunk_size : int, default=4096
+    chunk_size : int, default=16384
         Signals per matrix product (bounds memory to ``chunk_size * n_atoms``).
     return_n_nonzero : bool, default=False
         Also return how many atoms each signal got (fewer than

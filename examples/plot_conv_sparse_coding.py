@@ -51,7 +51,7 @@ X_test = load_images(f"{data}/cifar10/test_images.npy", n_samples=16).data
 model = ConvSparseCoder(n_filters=(32, 64), image_shape=(32, 32, 3), max_epochs=2,
                         device="cpu", random_state=0).fit(X)
 
-digits = fetch_mnist(data_home=data, subset="test", n_samples=16).images
+digits = fetch_mnist(data_home=data, subset="test", n_samples=16).data.reshape(16, 28, 28)
 digits = np.pad(digits, ((0, 0), (2, 2), (2, 2)))
 digits = np.repeat(digits[..., None], 3, axis=-1).reshape(16, -1).astype(np.float32)
 

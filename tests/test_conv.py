@@ -319,7 +319,8 @@ def test_cifar_regeneration_generalises_to_mnist():
 
     X = load_images(SHARED_DATA / "cifar10" / "train_images_20k.npy", n_samples=1000).data
     X_test = load_images(SHARED_DATA / "cifar10" / "test_images.npy", n_samples=200).data
-    digits = fetch_mnist(data_home=SHARED_DATA, subset="test", n_samples=200).images
+    digits = fetch_mnist(data_home=SHARED_DATA, subset="test", n_samples=200).data
+    digits = digits.reshape(200, 28, 28)
     digits = np.repeat(np.pad(digits, ((0, 0), (2, 2), (2, 2)))[..., None], 3, axis=-1)
     digits = digits.reshape(200, -1).astype(np.float32)
     model = ConvSparseCoder(image_shape=(32, 32, 3), max_epochs=1, device="cpu",

@@ -12,6 +12,8 @@ Two families live here:
   thresholding and a power iteration for the Lipschitz constant.
 """
 
+import math
+
 import scipy.fft
 import torch
 import torch.nn.functional as F
@@ -30,7 +32,8 @@ def soft_threshold(v, threshold, positive=False):
     """Proximal operator of ``threshold * ||.||_1`` (plus ``z >= 0`` if positive)."""
     if positive:
         return F.relu(v - threshold)
-    if isinstance(threshold, torch.Tensor):
+    if isinstance(threshold, torch.Tensor) or not math.isfinite(threshold):
+        # (A non-finite threshold propagates as NaN, for the divergence guard.)
         return v - torch.clamp(v, -threshold, threshold)
     return F.softshrink(v, threshold)
 

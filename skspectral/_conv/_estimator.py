@@ -50,7 +50,11 @@ class ConvSparseCoder(TransformerMixin, BaseEstimator):
     n_iter : int, default=2
         Unrolled FISTA steps per layer after the initial thresholding.
     lmbda : float, default=0.1
-        Weight of the l1 penalty on the codes (filters have unit norm).
+        Weight of the l1 penalty on the codes (filters have unit norm),
+        relative to the scale of each layer's input: layer ``l`` uses
+        ``lmbda`` times the running root-mean-square of its input, tracked
+        during training like batch norm's running statistics and frozen
+        afterwards.
     objective : {"reconstruction", "ctrl"}, default="reconstruction"
         ``"reconstruction"``: minimise ``1/2 ||x - g(f(x))||^2 + lmbda sum ||z||_1``
         (convolutional dictionary learning). ``"ctrl"``: closed-loop
@@ -333,7 +337,19 @@ class ConvSparseCoder(TransformerMixin, BaseEstimator):
         fit_d = 0.5 * ((xb - x_hat_d) ** 2).sum() / xb.shape[0]
         (value_d + fit_d).backward()
         dec_opt.step()
+        self._fit_decoder_scale(net, xb)
         return float(value.detach() - fit.detach())
+
+    @staticmethod
+    @torch.no_grad()
+    def _fit_decoder_scale(net, xb):
+        # Unit-norm codes carry no brightness: the decoder's global scale has
+        # a closed-form least-squares optimum, tracked with a moving average
+        # (Adam alone lags far behind while the dictionaries change).
+        x_hat = net.decode(net.encode(xb))
+        best = torch.sum(xb * x_hat) / torch.sum(x_hat * x_hat).clamp_min(1e-12)
+        if bool(best > 0):
+            net.log_scale.add_(0.5 * torch.log(best))
 
     def _fit_prior(self, codes, y, rng):
         if y is None:

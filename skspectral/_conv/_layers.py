@@ -36,7 +36,7 @@ class CSCLayer(nn.Module):
     n_iter : int
         Unrolled FISTA steps after the initial thresholded correlation.
     lmbda : float
-        l1 weight.
+        l1 weight, relative to the running RMS of the layer's input.
     positive : bool
         Non-negative codes.
     """
@@ -69,6 +69,11 @@ class CSCLayer(nn.Module):
         shape = (out_channels, in_channels) + (kernel_size,) * self.ndim
         self.weight = nn.Parameter(torch.randn(shape))
         self.register_buffer("lipschitz", torch.tensor(1.0))
+        # Running RMS of the layer's input (like batch norm's running
+        # statistics): the l1 weight is lmbda times it, so that a deeper layer,
+        # whose input is a code ~1/L smaller than an image, is not thresholded
+        # to zero. Frozen outside training, so encoding is per-sample.
+        self.register_buffer("input_scale", torch.tensor(-1.0))
         self.register_buffer("_power_vector", torch.zeros((1, out_channels) + self.out_size))
 
     @property
@@ -106,11 +111,27 @@ class CSCLayer(nn.Module):
         # The Rayleigh quotient underestimates L; a small margin keeps 1/L safe.
         self.lipschitz.fill_(1.01 * L)
 
+    def effective_lmbda(self):
+        """``lmbda`` times the running RMS of the layer's input."""
+        scale = float(self.input_scale)
+        return self.lmbda * (scale if scale > 0 else 1.0)
+
+    @torch.no_grad()
+    def _track_input_scale(self, x):
+        rms = torch.sqrt(torch.mean(x.detach() ** 2))
+        if float(self.input_scale) <= 0:
+            self.input_scale.copy_(rms)
+        else:
+            self.input_scale.mul_(0.9).add_(0.1 * rms)
+
     def encode(self, x):
         """Unrolled FISTA for ``min_z lmbda ||z||_1 + 1/2 ||x - A * z||^2``."""
+        if self.training:
+            self._track_input_scale(x)
         A = self.dictionary()
-        step = 1.0 / self.lipschitz
-        thresh = self.lmbda * step
+        # Python floats let soft_threshold use the fused softshrink kernel.
+        step = 1.0 / float(self.lipschitz)
+        thresh = self.effective_lmbda() * step
         z = soft_threshold(step * self.analysis(x, A), thresh, self.positive)
         z_prev, t = z, 1.0
         for _ in range(self.n_iter):

@@ -12,7 +12,9 @@ def reconstruction_loss(net, x):
     x_hat = net.decode(codes[-1])
     n = x.shape[0]
     fit = 0.5 * ((x - x_hat) ** 2).sum() / n
-    sparsity = sum(layer.lmbda * z.abs().sum() for layer, z in zip(net.layers, codes)) / n
+    sparsity = sum(
+        layer.effective_lmbda() * z.abs().sum() for layer, z in zip(net.layers, codes)
+    ) / n
     return fit + sparsity
 
 

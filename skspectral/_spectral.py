@@ -178,19 +178,19 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_atoms_, n_features_in_)
+    components_ : ndarray of shape (n_atoms, n_features)
         The evaluated atoms, sorted by increasing base frequency.
-    amplitudes_ : ndarray of shape (n_atoms_,)
+    amplitudes_ : ndarray of shape (n_atoms,)
         Base amplitudes ``softplus(A_i)``.
-    frequencies_ : ndarray of shape (n_atoms_,)
+    frequencies_ : ndarray of shape (n_atoms,)
         Base frequencies ``softplus(f_i) / T`` in cycles per sample (Nyquist
         is 0.5), increasing.
-    phases_ : ndarray of shape (n_atoms_,)
+    phases_ : ndarray of shape (n_atoms,)
         Base phases ``phi_i`` in radians, wrapped to ``[0, 2 pi)``.
     modulation_ : torch.nn.Module
         The trained modulation network (on the CPU); ``modulation_(t / T)``
         returns ``(T, 3, n_atoms_)`` drifts.
-    mean_ : ndarray of shape (n_features_in_,)
+    mean_ : ndarray of shape (n_features,)
         Per-feature training mean (the data are centred).
     noise_variance_ : float
         Mean squared training residual per feature (the isotropic noise of
@@ -205,7 +205,7 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Mean training loss per epoch.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of features seen during ``fit`` (only when X has string names).
 
     See Also
@@ -481,7 +481,7 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
         Returns
         -------
-        W : ndarray of shape (n_samples, n_atoms_)
+        W : ndarray of shape (n_samples, n_atoms)
             Codes, in the dtype of ``X`` (float32 or float64).
         """
         check_is_fitted(self)
@@ -493,9 +493,9 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_atoms_)
+        X : array-like of shape (n_samples, n_atoms)
             Codes.
-        frequency_gain : callable, array-like of shape (n_atoms_,) or None
+        frequency_gain : callable, array-like of shape (n_atoms,) or None
             Re-weights the atoms before synthesis: an array of per-atom gains,
             or a function of ``frequencies_`` (cycles per sample) returning
             them, e.g. ``lambda f: f < 0.1`` keeps only low-frequency atoms.
@@ -503,7 +503,7 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_in_)
+        X_new : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
         W = check_array(X, dtype=[np.float64, np.float32])
@@ -580,7 +580,7 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or n_samples < 1:

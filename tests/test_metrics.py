@@ -265,13 +265,20 @@ def test_fid_inception_small_for_same_distribution_and_grows_with_blur():
 
     train = load_images(SHARED / "cifar10" / "train_images_20k.npy", n_samples=50).data
     test = load_images(SHARED / "cifar10" / "test_images.npy", n_samples=50).data
-    same = fid_score(train, test, (32, 32, 3), device="cpu")
-    # Features of each set once (the public function would recompute the test set).
+    # Reference: training images. Same distribution (test) < blurred test images.
     extract = _feature_function("inception", None, 25, "cpu")
     images = test.reshape(-1, 32, 32, 3)
-    features = [
-        extract(gaussian_filter(images, (0, s, s, 0)).transpose(0, 3, 1, 2).astype(np.float32))
+    reference = extract(train.reshape(-1, 32, 32, 3).transpose(0, 3, 1, 2).astype(np.float32))
+    fids = [
+        frechet_distance(
+            reference,
+            extract(gaussian_filter(images, (0, s, s, 0)).transpose(0, 3, 1, 2).astype(np.float32)),
+        )
         for s in (0.0, 1.0, 2.0)
     ]
-    blurred = [frechet_distance(features[0], f) for f in features[1:]]
-    assert same < blurred[0] < blurred[1]
+    assert fids[0] < fids[1] < fids[2]
+    # The public function computes the same thing.
+    assert fid_score(train[:20], test[:20], (32, 32, 3), device="cpu") == pytest.approx(
+        frechet_distance(reference[:20], extract(
+            images[:20].transpose(0, 3, 1, 2).astype(np.float32))), rel=1e-6
+    )

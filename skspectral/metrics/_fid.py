@@ -39,9 +39,11 @@ def frechet_distance(features_a, features_b):
               - 2 (\Sigma_a \Sigma_b)^{1/2}\big)
 
     (Heusel et al., "GANs Trained by a Two Time-Scale Update Rule Converge
-    to a Local Nash Equilibrium", NeurIPS 2017), with the matrix square root
-    from :func:`scipy.linalg.sqrtm`; a tiny imaginary part from round-off is
-    dropped.
+    to a Local Nash Equilibrium", NeurIPS 2017). The trace of the matrix
+    square root is computed as the sum of the square roots of the
+    eigenvalues of :math:`\Sigma_a^{1/2}\Sigma_b\Sigma_a^{1/2}` (the same
+    eigenvalues as :math:`\Sigma_a\Sigma_b`) with :func:`scipy.linalg.eigh`,
+    which stays stable on the singular covariances of small samples.
 
     Parameters
     ----------
@@ -73,14 +75,15 @@ def frechet_distance(features_a, features_b):
 
 
 def _frechet_from_moments(mu_a, sigma_a, mu_b, sigma_b):
-    covmean = scipy.linalg.sqrtm(sigma_a @ sigma_b)
-    if not np.isfinite(covmean).all():
-        # Singular products (fewer samples than features): regularise as pytorch-fid does.
-        offset = np.eye(sigma_a.shape[0]) * 1e-6
-        covmean = scipy.linalg.sqrtm((sigma_a + offset) @ (sigma_b + offset))
-    covmean = np.real(covmean)
+    # tr((S_a S_b)^(1/2)) = sum of sqrt(eigenvalues of S_a^(1/2) S_b S_a^(1/2)), a symmetric
+    # PSD matrix: two symmetric eigendecompositions are faster and more robust on the
+    # singular covariances of small samples than a general sqrtm of S_a S_b.
+    evals_a, evecs_a = scipy.linalg.eigh(sigma_a)
+    root_a = (evecs_a * np.sqrt(np.clip(evals_a, 0, None))) @ evecs_a.T
+    middle = root_a @ sigma_b @ root_a
+    trace_covmean = np.sqrt(np.clip(scipy.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
     diff = mu_a - mu_b
-    value = diff @ diff + np.trace(sigma_a) + np.trace(sigma_b) - 2.0 * np.trace(covmean)
+    value = diff @ diff + np.trace(sigma_a) + np.trace(sigma_b) - 2.0 * trace_covmean
     return float(max(value, 0.0))
 
 

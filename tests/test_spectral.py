@@ -379,3 +379,31 @@ def test_mnist_reconstruction_within_pca_bar():
     pca_mse = np.mean((pca.inverse_transform(pca.transform(test)) - test) ** 2)
     assert mse < 1.25 * pca_mse
     assert math.isfinite(model.score(test[:200]))
+
+
+# ------------------------------------------------------------------- plots
+def test_plots_draw_atoms_frequencies_and_codes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skspectral.plotting import (
+        plot_atoms,
+        plot_learned_frequencies,
+        plot_mixing_coefficients,
+    )
+
+    X = np.random.RandomState(0).rand(40, 48)
+    model = SpectralDictionary(n_atoms=5, max_epochs=1, image_shape=(4, 4, 3), random_state=0)
+    model.fit(X)
+    axes = plot_atoms(model, atoms=[0, 4])
+    assert axes.shape == (2, 3)
+    assert len(axes[0, 0].lines) == 1
+    ax = plot_learned_frequencies(model)
+    assert len(ax.collections) == 2
+    ax = plot_mixing_coefficients(model, X, n_images=7)
+    assert ax.images[0].get_array().shape == (7, 5)
+    with pytest.raises(ValueError, match="atoms must be indices"):
+        plot_atoms(model, atoms=[9])
+    plt.close("all")

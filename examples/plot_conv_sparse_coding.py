@@ -16,7 +16,7 @@ filters. This example
 
 The CIFAR-10 arrays are a JPEG-decoded copy of the dataset (about 30 dB from
 the original pixels), so numbers on them are not official CIFAR-10 results.
-Trainings are kept to one or two epochs on a few thousand images so that the
+Trainings are kept to one or two epochs on a couple of thousand images so that the
 example runs in about a minute on two CPU cores.
 """
 
@@ -46,9 +46,9 @@ print(f"objective {objective:.2f} after {n_iter} FISTA iterations; "
 # Regenerating CIFAR-10, and digits it never saw
 # ----------------------------------------------
 data = "../../shared/data"
-X = load_images(f"{data}/cifar10/train_images_20k.npy", n_samples=2000).data
+X = load_images(f"{data}/cifar10/train_images_20k.npy", n_samples=1500).data
 X_test = load_images(f"{data}/cifar10/test_images.npy", n_samples=16).data
-model = ConvSparseCoder(n_filters=(32, 64), image_shape=(32, 32, 3), max_epochs=2,
+model = ConvSparseCoder(n_filters=(32, 64), image_shape=(32, 32, 3), max_epochs=1,
                         device="cpu", random_state=0).fit(X)
 
 digits = fetch_mnist(data_home=data, subset="test", n_samples=16).data.reshape(16, 28, 28)
@@ -77,7 +77,7 @@ plot_filters(model.dictionaries_[0], title="layer 1 filters (RGB)")
 # -------------------------------
 # With ``y``, one prior is fitted per class on the codes; ``sample(y=c)``
 # decodes codes drawn from class ``c``'s prior.
-mnist = fetch_mnist(data_home=data, n_samples=3000)
+mnist = fetch_mnist(data_home=data, n_samples=2000)
 coder = ConvSparseCoder(n_filters=(8, 16), image_shape=(28, 28), lmbda=0.01, max_epochs=2,
                         device="cpu", random_state=0).fit(mnist.data, mnist.target)
 samples = coder.sample(60, y=np.repeat(np.arange(10), 6), random_state=0)

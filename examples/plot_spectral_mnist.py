@@ -5,7 +5,8 @@ Spectral dictionary learning on MNIST
 
 :class:`~skspectral.SpectralDictionary` writes every image, flattened to a
 signal of 784 samples, as a mix of learned, slowly modulated sinusoids. This
-example fits it on 10,000 MNIST digits, compares its held-out reconstruction
+example fits it on 6,000 MNIST digits (the user guide has the 10,000-image
+numbers), compares its held-out reconstruction
 error with PCA's (the best any linear dictionary of the same size can do),
 looks inside the model (atoms, learned frequencies, the per-image mixing
 weights of the paper's Figure 2), draws 64 new digits with a Gaussian-mixture
@@ -29,7 +30,7 @@ from skspectral.plotting import (
     plot_mixing_coefficients,
 )
 
-train = fetch_mnist(data_home="../../shared/data", n_samples=10_000)
+train = fetch_mnist(data_home="../../shared/data", n_samples=6_000)
 test = fetch_mnist(data_home="../../shared/data", subset="test", n_samples=2_000)
 X_train, X_test = train.data, test.data
 

@@ -129,11 +129,11 @@ class ConvSparseCoder(TransformerMixin, BaseEstimator):
     >>> from sklearn.datasets import load_digits
     >>> from skspectral import ConvSparseCoder
     >>> digits = load_digits()
-    >>> X, y = digits.data[:200] / 16, digits.target[:200]
-    >>> model = ConvSparseCoder(n_filters=(8, 16), image_shape=(8, 8), max_epochs=2,
+    >>> X, y = digits.data[:100] / 16, digits.target[:100]
+    >>> model = ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), max_epochs=1,
     ...                         device="cpu", random_state=0).fit(X, y)
     >>> model.transform(X[:3]).shape
-    (3, 256)
+    (3, 128)
     >>> model.sample(4, y=3, random_state=0).shape
     (4, 64)
     """

@@ -92,7 +92,7 @@ class SpectrumRefiner(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     image_shape_ : tuple of int
-        ``(H, W, C)`` used for the FFTs (``(1, n_features_in_, 1)`` when
+        ``(H, W, C)`` used for the FFTs (``(1, n_features, 1)`` when
         ``image_shape`` is None).
     real_log_spectrum_ : ndarray of shape (C, H, W)
         Mean ``log(|FFT2| + 1e-8)`` of the real images (unshifted layout).
@@ -104,7 +104,7 @@ class SpectrumRefiner(TransformerMixin, BaseEstimator):
         Mean generator loss per epoch (``"stig"`` only).
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit`` (only when X has string names).
 
     See Also

@@ -456,12 +456,15 @@ class SpectralDictionary(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     # ------------------------------------------------------------ transforms
     def _device_for_synthesis(self):
-        dev = torch.device(self.device) if isinstance(self.device, torch.device) else None
-        if dev is None and isinstance(self.device, str) and self.device.startswith("cuda"):
-            dev = torch.device(self.device)
-        if dev is None and self.device == "auto" and torch.cuda.is_available():
-            dev = torch.device("cuda")
-        return dev if dev is not None and dev.type == "cuda" else None
+        # CUDA when the model asks for it and it is here (a model fitted on a
+        # GPU and unpickled on a CPU-only machine falls back to BLAS).
+        if not torch.cuda.is_available():
+            return None
+        device = self.device
+        if isinstance(device, str) and device == "auto":
+            return torch.device("cuda")
+        device = torch.device(device)
+        return device if device.type == "cuda" else None
 
     def _transform(self, X):
         return ridge_transform(

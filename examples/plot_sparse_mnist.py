@@ -1,7 +1,7 @@
 """
-=======================================================================
+============================================================================
 Generating digits from a sparsity model (K-SVD + Markov network on supports)
-=======================================================================
+============================================================================
 
 :class:`~skspectral.SparseSupportMRF` implements Vaksman & Elad's "Image
 Generation Using a Sparsity Model". A K-SVD dictionary codes every MNIST

@@ -116,7 +116,7 @@ class ConvSparseCoder(TransformerMixin, BaseEstimator):
         Epochs run.
     n_features_in_ : int
         Features of ``X``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of features seen during ``fit`` (only when X has string names).
 
     See Also
@@ -394,7 +394,7 @@ class ConvSparseCoder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        codes : ndarray of shape (n_samples, prod(code_shape_))
+        codes : ndarray of shape (n_samples, n_codes)
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
@@ -410,12 +410,12 @@ class ConvSparseCoder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, prod(code_shape_))
+        X : array-like of shape (n_samples, n_codes)
             Codes (as returned by ``transform`` or drawn from a prior).
 
         Returns
         -------
-        X_rec : ndarray of shape (n_samples, n_features_in_)
+        X_rec : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
         Z = self._check_codes(X)
@@ -474,7 +474,7 @@ class ConvSparseCoder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, n_features)
             Flattened images.
         """
         check_is_fitted(self)

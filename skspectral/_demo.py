@@ -4,6 +4,8 @@ Each model issue registers its estimator here under a short name; the demo
 itself (``_cli.py``) only looks these tables up.
 """
 
+import math
+
 from sklearn.decomposition import PCA
 
 from ._prior import CoefficientPrior
@@ -11,9 +13,7 @@ from .pipeline import make_pipeline
 
 
 def _pca_model(image_shape, device, random_state):
-    n_features = 1
-    for s in image_shape:
-        n_features *= s
+    n_features = math.prod(image_shape)
     return make_pipeline(
         PCA(n_components=min(32, n_features), random_state=random_state),
         CoefficientPrior("gmm", n_components=10, random_state=random_state),
@@ -23,9 +23,7 @@ def _pca_model(image_shape, device, random_state):
 def _spectral_model(image_shape, device, random_state):
     from ._spectral import SpectralDictionary
 
-    n_features = 1
-    for s in image_shape:
-        n_features *= s
+    n_features = math.prod(image_shape)
     return make_pipeline(
         SpectralDictionary(
             n_atoms=min(32, n_features),
@@ -41,9 +39,7 @@ def _sparse_model(image_shape, device, random_state):
     from ._sparse import SparseSupportMRF
     from ._sparse._code_sampler import SupportCodeSampler
 
-    n_features = 1
-    for s in image_shape:
-        n_features *= s
+    n_features = math.prod(image_shape)
     # Encoder (K-SVD + Batch-OMP) then the Gibbs + EM sampler over its codes,
     # so that ``model[:-1]`` is the sparse encoder.
     return make_pipeline(

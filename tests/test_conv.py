@@ -10,7 +10,9 @@ from sklearn.linear_model import Lasso
 from sklearn.model_selection import GridSearchCV
 
 from skspectral import CoefficientPrior, ConvSparseCoder, conv_sparse_code, make_pipeline
+from skspectral._backend import _csc
 from skspectral._backend._csc import (
+    admm_cbpdn,
     circular_objective,
     fft_filters,
     fft_lipschitz,
@@ -40,8 +42,9 @@ def digits():
 
 
 # --------------------------------------------------------------- the solver
+@pytest.mark.parametrize("algorithm", ["admm", "fista"])
 @pytest.mark.parametrize("n_channels", [1, 2])
-def test_fista_matches_dense_lasso(n_channels):
+def test_solver_matches_dense_lasso(n_channels, algorithm):
     rng = np.random.RandomState(0)
     H = W = 6
     filters = rng.randn(3, n_channels, 3, 3)
@@ -57,7 +60,8 @@ def test_fista_matches_dense_lasso(n_channels):
 
     X = image.transpose(1, 2, 0)[None]
     F = filters.transpose(0, 2, 3, 1)
-    codes, objective = conv_sparse_code(X, F, lmbda, max_iter=20_000, tol=1e-12, device="cpu")
+    codes, objective = conv_sparse_code(X, F, lmbda, max_iter=20_000, tol=1e-12,
+                                        algorithm=algorithm, device="cpu")
     assert codes.shape == (1, 3, H, W)
     assert objective == pytest.approx(expected, rel=1e-6)
     np.testing.assert_allclose(codes.reshape(-1), lasso.coef_, atol=1e-4)
@@ -85,6 +89,42 @@ def test_fista_positive_and_float32():
     assert codes64.dtype == np.float64 and n_iter >= 1
 
 
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_admm_fused_cpu_kernels_match_torch_path(monkeypatch, dtype, positive):
+    rng = np.random.RandomState(4)
+    S = torch.as_tensor(rng.randn(3, 1, 12, 10), dtype=dtype)
+    D = torch.as_tensor(rng.randn(5, 1, 3, 3), dtype=dtype)
+    fused = admm_cbpdn(S, D, 0.2, max_iter=25, tol=0, positive=positive)
+    monkeypatch.setattr(_csc, "_fused", lambda tensor: False)
+    plain = admm_cbpdn(S, D, 0.2, max_iter=25, tol=0, positive=positive)
+    atol = 1e-4 if dtype == torch.float32 else 1e-10
+    np.testing.assert_allclose(fused[0].numpy(), plain[0].numpy(), atol=atol)
+    assert fused[1] == pytest.approx(plain[1], rel=10 * atol)
+    if positive:
+        assert float(fused[0].min()) >= 0
+
+
+def test_admm_reaches_fista_optimum_and_stops_on_tolerance():
+    rng = np.random.RandomState(5)
+    S = torch.as_tensor(rng.randn(2, 1, 16, 16))
+    D = torch.as_tensor(rng.randn(6, 1, 4, 4))
+    trace = []
+    X, obj, n_iter = admm_cbpdn(S, D, 0.1, max_iter=2000, tol=1e-6,
+                                callback=lambda k, value: trace.append(value))
+    _, fista_obj, _ = fista_cbpdn(S, D, 0.1, max_iter=5000, tol=1e-10)
+    assert n_iter < 2000 and len(trace) == n_iter
+    assert obj == pytest.approx(fista_obj, rel=1e-5)
+    assert obj == pytest.approx(circular_objective(S, X, D, 0.1), rel=1e-8)
+    assert trace[-1] == pytest.approx(obj)
+
+
+def test_solver_overflow_raises():
+    images = np.full((1, 8, 8), 3e38, dtype=np.float32)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        conv_sparse_code(images, np.ones((2, 3, 3), dtype=np.float32), 0.1, device="cpu")
+
+
 def test_fft_lipschitz_is_the_operator_norm():
     rng = np.random.RandomState(3)
     for C in (1, 3):
@@ -109,6 +149,8 @@ def test_solver_bad_input(X, filters, match):
         conv_sparse_code(X, filters, 0.1, device="cpu")
     with pytest.raises(ValueError, match="lmbda"):
         conv_sparse_code(np.ones((1, 8, 8)), np.ones((2, 3, 3)), -1.0)
+    with pytest.raises(ValueError, match="algorithm"):
+        conv_sparse_code(np.ones((1, 8, 8)), np.ones((2, 3, 3)), 0.1, algorithm="ista")
 
 
 # --------------------------------------------------------------- the layers

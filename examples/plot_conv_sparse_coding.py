@@ -8,7 +8,8 @@ FISTA steps of convolutional sparse coding and decodes it with the *same*
 filters. This example
 
 1. solves convolutional basis pursuit exactly with
-   :func:`~skspectral.conv_sparse_code` for random filters,
+   :func:`~skspectral.conv_sparse_code` (ADMM, the default) for random
+   filters,
 2. learns filters on CIFAR-10 and shows regenerations ``g(f(x))`` of
    held-out CIFAR-10 images and of MNIST digits the model never saw,
 3. fits one prior per digit class on MNIST codes and draws class-conditional
@@ -39,7 +40,7 @@ filters /= np.linalg.norm(filters.reshape(32, -1), axis=1)[:, None, None]
 codes, objective, n_iter = conv_sparse_code(
     patches, filters, lmbda=0.05, max_iter=300, device="cpu", return_n_iter=True
 )
-print(f"objective {objective:.2f} after {n_iter} FISTA iterations; "
+print(f"objective {objective:.2f} after {n_iter} ADMM iterations; "
       f"{np.mean(codes != 0):.1%} of the coefficients are non-zero")
 
 # %%

@@ -353,15 +353,20 @@ def _log_spectrum_distance(X, R):
     return float(np.mean(np.abs(spec - spec_r)))
 
 
-def test_stft_term_lowers_log_spectrum_distance(digits):
+@pytest.mark.parametrize("seed", [0, 1])
+def test_stft_term_lowers_log_spectrum_distance(seed):
+    # All 1,797 digits: on the 300 of the shared fixture the 10-epoch effect
+    # is within seed-to-seed noise (it went either way over 8 seeds); on all
+    # of them the STFT term lowered the distance for each of 8 seeds.
+    X = (load_digits().data / 16.0).astype(np.float32)
     dists = {}
     for weight in (0.0, 1.0):
         model = SpectralDictionary(
             n_atoms=8, stft_weight=weight, n_fft=16, hop_length=4, max_epochs=10, tol=0,
-            random_state=0,
-        ).fit(digits)
-        R = model.inverse_transform(model.transform(digits))
-        dists[weight] = _log_spectrum_distance(digits, R)
+            random_state=seed,
+        ).fit(X)
+        R = model.inverse_transform(model.transform(X))
+        dists[weight] = _log_spectrum_distance(X, R)
     assert dists[1.0] < dists[0.0]
 
 

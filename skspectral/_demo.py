@@ -79,7 +79,12 @@ DEMO_MODELS = {
     "conv": _conv_model,
 }
 
-#: The model ``skspectral demo`` fits when ``--model`` is not given.
+#: The model ``skspectral demo`` fits when ``--model`` is not given: the best
+#: looking on the digits. Share of 1,000 samples (two seeds) that a logistic
+#: regression trained on real digits labels with probability >= 0.9: pca
+#: 0.594, spectral 0.548 (0.595 with 16 atoms, but blurrier and a held-out
+#: MSE of 0.0126 against 0.0028), sparse 0.276, conv 0.044; held-out real
+#: digits 0.70. PCA's samples also look the sharpest side by side.
 DEFAULT_MODEL = "pca"
 
 

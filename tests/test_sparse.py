@@ -266,6 +266,22 @@ def test_fit_transform_inverse_and_attributes(digits, digits_model):
     np.testing.assert_allclose(model.support_pairwise_, model.support_pairwise_.T)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transform_sparse_output_matches_dense(digits, digits_model, dtype):
+    from sklearn.base import clone
+
+    X = digits[:40].astype(dtype)
+    model = clone(digits_model).set_params(sparse_output=True).fit(digits)
+    codes = model.transform(X)
+    assert sparse.issparse(codes) and codes.format == "csr" and codes.dtype == dtype
+    assert codes.shape == (40, 48) and np.all(np.diff(codes.indptr) == 5)
+    np.testing.assert_allclose(codes.toarray(), digits_model.transform(X), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(model.inverse_transform(codes),
+                               digits_model.inverse_transform(codes.toarray()), rtol=1e-5,
+                               atol=1e-6)
+
+
 def test_ksvd_fit_error_decreases(digits, digits_model):
     err = digits_model.reconstruction_error_
     assert err[-1] < err[0]

@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import DEVICE_CONSTRAINT, check_device
-from .._backend._omp import batch_omp, codes_to_dense
+from .._backend._omp import batch_omp, codes_to_csr, codes_to_dense
 from . import _support
 from ._ksvd import ksvd
 
@@ -65,6 +65,10 @@ class SparseSupportMRF(TransformerMixin, BaseEstimator):
         Inclusion marginals use add-one counts, ``P(i) = (c_i + 1) / (N + 2)``.
     clip : bool, default=True
         Clip samples to ``[data_min_, data_max_]``.
+    sparse_output : bool, default=False
+        ``transform`` returns a ``scipy.sparse.csr_matrix`` (``k`` stored
+        entries per row) instead of a dense array: ``n_atoms / k`` times less
+        memory for large dictionaries.
     n_jobs : int, default=None
         Threads for the compiled kernels (``None``: all).
     device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
@@ -145,6 +149,7 @@ class SparseSupportMRF(TransformerMixin, BaseEstimator):
         "em_max_iter": [Interval(Integral, 1, None, closed="left")],
         "smoothing": [Interval(Real, 0, 1, closed="right")],
         "clip": ["boolean"],
+        "sparse_output": ["boolean"],
         "n_jobs": [Integral, None],
         "device": DEVICE_CONSTRAINT,
         "random_state": ["random_state"],
@@ -153,7 +158,8 @@ class SparseSupportMRF(TransformerMixin, BaseEstimator):
 
     def __init__(self, n_atoms=256, n_nonzero_coefs=10, *, dictionary=None, max_iter=30,
                  n_gibbs_sweeps=5, burn_in=30, em_max_iter=10, smoothing=0.05, clip=True,
-                 n_jobs=None, device="auto", random_state=None, verbose=0):
+                 sparse_output=False, n_jobs=None, device="auto", random_state=None,
+                 verbose=0):
         self.n_atoms = n_atoms
         self.n_nonzero_coefs = n_nonzero_coefs
         self.dictionary = dictionary
@@ -163,6 +169,7 @@ class SparseSupportMRF(TransformerMixin, BaseEstimator):
         self.em_max_iter = em_max_iter
         self.smoothing = smoothing
         self.clip = clip
+        self.sparse_output = sparse_output
         self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
@@ -257,12 +264,14 @@ class SparseSupportMRF(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        codes : ndarray of shape (n_samples, n_atoms)
-            Same dtype as ``X`` (float32 or float64).
+        codes : ndarray or scipy.sparse.csr_matrix of shape (n_samples, n_atoms)
+            Same dtype as ``X`` (float32 or float64); sparse when
+            ``sparse_output`` is True.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return codes_to_dense(*self._codes(X), self.components_.shape[0])
+        convert = codes_to_csr if self.sparse_output else codes_to_dense
+        return convert(*self._codes(X), self.components_.shape[0])
 
     def inverse_transform(self, X):
         """Images from codes: ``codes @ components_``.

@@ -117,6 +117,11 @@ def test_admm_reaches_fista_optimum_and_stops_on_tolerance():
     assert obj == pytest.approx(fista_obj, rel=1e-5)
     assert obj == pytest.approx(circular_objective(S, X, D, 0.1), rel=1e-8)
     assert trace[-1] == pytest.approx(obj)
+    # a non-contiguous warm start runs as its contiguous copy
+    X0 = X.transpose(2, 3).contiguous().transpose(2, 3)
+    assert not X0.is_contiguous()
+    warm = admm_cbpdn(S, D, 0.1, max_iter=5, tol=0, X0=X0)
+    assert warm[1] == admm_cbpdn(S, D, 0.1, max_iter=5, tol=0, X0=X.clone())[1]
 
 
 def test_solver_overflow_raises():

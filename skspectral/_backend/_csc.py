@@ -116,7 +116,8 @@ def _initial_codes(S, n_filters, X0):
     shape = (S.shape[0], n_filters) + tuple(S.shape[-2:])
     if X0 is None:
         return S.new_zeros(shape)
-    return X0.to(S.dtype).clone()
+    # contiguous: the fused CPU kernels work on flat views
+    return X0.to(S.dtype).clone(memory_format=torch.contiguous_format)
 
 
 def admm_cbpdn(S, filters, lmbda, *, max_iter=500, tol=1e-4, positive=False, X0=None,

@@ -178,6 +178,10 @@ def admm_cbpdn(S, filters, lmbda, *, max_iter=500, tol=1e-4, positive=False, X0=
     S_hat = rfft2(S)
     DtS_hat = _analysis_hat(D_conj, S_hat)
     weights = _parseval_weights(shape, S.dtype, S.device)
+
+    def objective_at(z):
+        return _objective_hat(_synthesis_hat(D_hat, rfft2(z)), S_hat, z, lmbda, weights)
+
     rho = 50.0 * lmbda + 1.0 if rho is None else float(rho)
     target = _residual_target(lmbda)
     solve = _RegularizedSolve(D_hat, D_conj, rho)
@@ -189,16 +193,13 @@ def admm_cbpdn(S, filters, lmbda, *, max_iter=500, tol=1e-4, positive=False, X0=
     while n_iter < max_iter:
         n_iter += 1
         x = irfft2(solve(rfft2(w), DtS_hat, 1.0 / rho), s=shape)
-        z_old = None if _fused(x) else z.clone()
-        primal2, x2, z2, dual2, u2 = _signal_step(x, z, u, w, relax, lmbda / rho, positive,
-                                                   z_old)
+        primal2, x2, z2, dual2, u2 = _signal_step(x, z, u, w, relax, lmbda / rho, positive)
         primal = math.sqrt(primal2) / max(math.sqrt(max(x2, z2)), tiny)
         dual = math.sqrt(dual2) / max(math.sqrt(u2), tiny)
         if not (math.isfinite(primal) and math.isfinite(dual)):
             break
         if callback is not None:
-            callback(n_iter, _objective_hat(_synthesis_hat(D_hat, rfft2(z)), S_hat, z, lmbda,
-                                            weights))
+            callback(n_iter, objective_at(z))
         if primal <= tol and dual <= tol:
             break
         factor = _penalty_factor(primal, dual, target) if n_iter <= _BALANCING_ITERATIONS else 1.0
@@ -207,8 +208,7 @@ def admm_cbpdn(S, filters, lmbda, *, max_iter=500, tol=1e-4, positive=False, X0=
             u /= factor
             torch.sub(z, u, out=w)
             solve = _RegularizedSolve(D_hat, D_conj, rho)
-    obj = _objective_hat(_synthesis_hat(D_hat, rfft2(z)), S_hat, z, lmbda, weights)
-    return z, obj, n_iter
+    return z, objective_at(z), n_iter
 
 
 def _fused(tensor):
@@ -217,20 +217,19 @@ def _fused(tensor):
     return tensor.device.type == "cpu" and numba_enabled()
 
 
-def _signal_step(x, z, u, w, relax, thresh, positive, z_old=None):
+def _signal_step(x, z, u, w, relax, thresh, positive):
     """ADMM's signal-domain step, in place on ``z``, ``u`` and ``w = z - u``.
 
     Returns the squared norms ``||x - z||, ||x||, ||z||, ||z - z_old||, ||u||``
-    (new ``z`` and ``u``). The torch path needs the previous ``z`` passed as
-    ``z_old``; the fused kernel reads it before overwriting.
+    (new ``z`` and ``u``).
     """
     if _fused(x):
         scalar = x.numpy().dtype.type
         sums = admm_signal_step(x.reshape(-1).numpy(), z.view(-1).numpy(), u.view(-1).numpy(),
                                 w.view(-1).numpy(), scalar(relax), scalar(thresh), positive)
         return tuple(float(s) for s in sums)
-    x_relaxed = torch.lerp(z_old, x, relax) if relax != 1.0 else x
-    v = x_relaxed.add_(u) if relax != 1.0 else x_relaxed + u
+    z_old = z.clone()
+    v = torch.lerp(z_old, x, relax) + u
     z.copy_(soft_threshold(v, thresh, positive))
     torch.sub(v, z, out=u)
     torch.sub(z, u, out=w)

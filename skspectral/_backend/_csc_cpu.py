@@ -37,9 +37,6 @@ def admm_signal_step(x, z, u, w, relax, thresh, positive):
     partial = np.zeros((n_blocks, 5), dtype=x.dtype)
     zero = relax - relax
     keep = 1 - relax
-    # S(v) = v - clip(v, lower, thresh): lower = -thresh is the soft
-    # threshold, lower = -inf its non-negative version max(v - thresh, 0).
-    lower = -np.inf if positive else -thresh
     for b in prange(n_blocks):
         start = b * _BLOCK
         stop = min(n, start + _BLOCK)
@@ -51,7 +48,13 @@ def admm_signal_step(x, z, u, w, relax, thresh, positive):
             xi = xs[i]
             z_old = zs[i]
             v = relax * xi + keep * z_old + us[i]
-            z_new = v - min(max(v, lower), thresh)
+            # S(v) = v - clip(v, -thresh, thresh), or v - min(v, thresh) =
+            # max(v - thresh, 0) when non-negative. (No -inf bound: fastmath
+            # assumes there are no infinities.)
+            clipped = min(v, thresh)
+            if not positive:
+                clipped = max(clipped, -thresh)
+            z_new = v - clipped
             u_new = v - z_new
             zs[i] = z_new
             us[i] = u_new

@@ -67,7 +67,7 @@ def conv_sparse_code(X, filters, lmbda, *, max_iter=500, tol=1e-4, positive=Fals
     momentum that restarts whenever the objective goes up; it needs about
     three times as many iterations, each as costly, but no linear solve.
     On the benchmark of ``benchmarks/bench_conv.py`` (16 64x64 patches, 32
-    8x8 filters) ADMM reaches 1% of the optimum 5x faster than SPORCO.
+    8x8 filters) ADMM reached 1% of the optimum 6.9x faster than SPORCO.
 
     Parameters
     ----------

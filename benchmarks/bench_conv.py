@@ -2,7 +2,7 @@
 
 The solver comparison is the problem of issue 5: 16 grayscale 64x64 patches
 of scikit-learn's ``china.jpg`` (mean removed), 32 random unit-norm 8x8
-filters, lmbda = 0.05, circular boundary, float32. All solvers are scored by
+filters, alpha = 0.05, circular boundary, float32. All solvers are scored by
 the same function (``circular_objective``, in float64) and timed for the
 number of iterations each needs to come within 1% of the best final
 objective (SPORCO's ``ConvBPDN`` or our ADMM after 200 iterations, FISTA
@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from skspectral import ConvSparseCoder, conv_sparse_code
-from skspectral._backend._csc import admm_cbpdn, circular_objective, fista_cbpdn
+from skspectral.conv._csc import admm_cbpdn, circular_objective, fista_cbpdn
 
 from ._data import cifar10
 
-LMBDA = 0.05
+ALPHA = 0.05
 
 
 def china_problem():
@@ -41,12 +41,12 @@ def china_problem():
 
 
 def objective(S, codes, D):
-    """The shared score: 1/2 ||sum_m d_m * x_m - s||^2 + lmbda sum ||x_m||_1 (circular)."""
+    """The shared score: 1/2 ||sum_m d_m * x_m - s||^2 + alpha sum ||x_m||_1 (circular)."""
     return circular_objective(
         torch.as_tensor(S[:, None], dtype=torch.float64),
         torch.as_tensor(codes, dtype=torch.float64),
         torch.as_tensor(D[:, None], dtype=torch.float64),
-        LMBDA,
+        ALPHA,
     )
 
 
@@ -59,14 +59,14 @@ def run_sporco(S, D, n_iter, callback=None):
     solver = cbpdn.ConvBPDN(
         np.ascontiguousarray(D.transpose(1, 2, 0)),
         np.ascontiguousarray(S.transpose(1, 2, 0)),
-        LMBDA, opt, dimK=1,
+        ALPHA, opt, dimK=1,
     )
     X = solver.solve()  # (H, W, 1, K, M)
     return np.ascontiguousarray(X[:, :, 0].transpose(2, 3, 0, 1))
 
 
 def run_ours(S, D, n_iter, algorithm):
-    codes, _ = conv_sparse_code(S, D, LMBDA, max_iter=n_iter, tol=0.0, algorithm=algorithm,
+    codes, _ = conv_sparse_code(S, D, ALPHA, max_iter=n_iter, tol=0.0, algorithm=algorithm,
                                 device="cpu")
     return codes
 
@@ -97,9 +97,9 @@ class CBPDNSuite:
         # the Fourier domain, checked by the track_*_objective_at_its_count).
         S_t, D_t = torch.as_tensor(S[:, None]), torch.as_tensor(D[:, None])
         traces = {"sporco": sporco_trace, "admm": [], "fista": []}
-        admm_cbpdn(S_t, D_t, LMBDA, max_iter=200, tol=0.0,
+        admm_cbpdn(S_t, D_t, ALPHA, max_iter=200, tol=0.0,
                    callback=lambda k, obj: traces["admm"].append(obj))
-        fista_cbpdn(S_t, D_t, LMBDA, max_iter=1000, tol=0.0,
+        fista_cbpdn(S_t, D_t, ALPHA, max_iter=1000, tol=0.0,
                     callback=lambda k, obj: traces["fista"].append(obj))
         best = min(trace[-1] for trace in traces.values())
         out = {"S": S, "D": D, "best": best}
@@ -172,5 +172,5 @@ class ConvSparseCoderSuite:
         return cifar10(10_000)
 
     def time_fit_one_epoch(self, X):
-        ConvSparseCoder(image_shape=(32, 32, 3), max_epochs=1, device="cpu",
+        ConvSparseCoder(image_shape=(32, 32, 3), max_iter=1, device="cpu",
                         random_state=0).fit(X)

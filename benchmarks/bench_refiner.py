@@ -4,9 +4,9 @@ import time
 
 import numpy as np
 import torch
+from skspectral._refiner._faults import low_pass
 
 from skspectral import SpectrumRefiner
-from skspectral._refiner._faults import low_pass
 from skspectral.metrics import log_frequency_distance, radial_power_spectrum
 
 from ._data import cifar10
@@ -85,5 +85,5 @@ class StigSuite:
         return X, y
 
     def time_fit_one_epoch(self, data):
-        SpectrumRefiner("stig", image_shape=SHAPE, n_epochs=1, random_state=0,
+        SpectrumRefiner("stig", image_shape=SHAPE, max_iter=1, random_state=0,
                         device="cpu").fit(*data)

@@ -174,7 +174,7 @@ class SampleSuite:
         model.sample(1000, random_state=0)
 
     def time_gibbs_supports_1000(self, model):
-        from skspectral._sparse import _support
+        from skspectral.prior import _support
 
         s = model._sampler
         _support.draw_supports(s["log_unary"], s["log_pair"], model.components_.shape[0],

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from skspectral import SpectralDictionary
-from skspectral._backend._spectral_kernels import synthesize, synthesize_numba
+from skspectral.spectral._ridge import synthesize, synthesize_numba
 
 from ._data import cifar10, mnist
 
@@ -62,7 +62,7 @@ class FitCIFAR10EpochSuite:
         self.X = cifar10(10_000)
 
     def time_fit_two_epochs(self):
-        SpectralDictionary(256, max_epochs=2, tol=0, random_state=0, device="cpu").fit(self.X)
+        SpectralDictionary(256, max_iter=2, tol=0, random_state=0, device="cpu").fit(self.X)
 
 
 class SynthesisSuite:
@@ -77,7 +77,7 @@ class SynthesisSuite:
         for name, load in (("mnist", mnist), ("cifar10", cifar10)):
             X = load(2_000)
             # One epoch is enough: timing does not depend on the atoms' quality.
-            models[name] = SpectralDictionary(256, max_epochs=1, random_state=0, device="cpu").fit(X)
+            models[name] = SpectralDictionary(256, max_iter=1, random_state=0, device="cpu").fit(X)
         return models
 
     def setup(self, models, dataset):

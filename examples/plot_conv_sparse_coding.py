@@ -38,7 +38,7 @@ patches -= patches.mean(axis=(1, 2), keepdims=True)
 filters = np.random.RandomState(0).randn(32, 8, 8).astype(np.float32)
 filters /= np.linalg.norm(filters.reshape(32, -1), axis=1)[:, None, None]
 codes, objective, n_iter = conv_sparse_code(
-    patches, filters, lmbda=0.05, max_iter=300, device="cpu", return_n_iter=True
+    patches, filters, alpha=0.05, max_iter=300, device="cpu", return_n_iter=True
 )
 print(f"objective {objective:.2f} after {n_iter} ADMM iterations; "
       f"{np.mean(codes != 0):.1%} of the coefficients are non-zero")
@@ -49,7 +49,7 @@ print(f"objective {objective:.2f} after {n_iter} ADMM iterations; "
 data = "../../shared/data"
 X = load_images(f"{data}/cifar10/train_images_20k.npy", n_samples=1500).data
 X_test = load_images(f"{data}/cifar10/test_images.npy", n_samples=16).data
-model = ConvSparseCoder(n_filters=(32, 64), image_shape=(32, 32, 3), max_epochs=1,
+model = ConvSparseCoder(n_filters=(32, 64), image_shape=(32, 32, 3), max_iter=1,
                         device="cpu", random_state=0).fit(X)
 
 digits = fetch_mnist(data_home=data, subset="test", n_samples=16).data.reshape(16, 28, 28)
@@ -79,7 +79,7 @@ plot_filters(model.dictionaries_[0], title="layer 1 filters (RGB)")
 # With ``y``, one prior is fitted per class on the codes; ``sample(y=c)``
 # decodes codes drawn from class ``c``'s prior.
 mnist = fetch_mnist(data_home=data, n_samples=2000)
-coder = ConvSparseCoder(n_filters=(8, 16), image_shape=(28, 28), lmbda=0.01, max_epochs=2,
+coder = ConvSparseCoder(n_filters=(8, 16), image_shape=(28, 28), alpha=0.01, max_iter=2,
                         device="cpu", random_state=0).fit(mnist.data, mnist.target)
 samples = coder.sample(60, y=np.repeat(np.arange(10), 6), random_state=0)
 ax = plot_image_grid(np.clip(samples.reshape(10, 6, -1).transpose(1, 0, 2).reshape(60, -1), 0, 1),

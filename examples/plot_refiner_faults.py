@@ -26,9 +26,9 @@ pixels), so the numbers are not official CIFAR-10 results.
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from skspectral._refiner._faults import low_pass, upsampling_grid
 
 from skspectral import SpectrumRefiner
-from skspectral._refiner._faults import low_pass, upsampling_grid
 from skspectral.datasets import load_images
 from skspectral.metrics import log_frequency_distance, psnr
 from skspectral.plotting import plot_image_grid, plot_log_spectrum, plot_radial_spectrum
@@ -53,7 +53,7 @@ for name, fault in faults.items():
     generated = fault(real[1000:].reshape(-1, *shape)).reshape(500, -1)
     X = np.vstack([real[:500], generated])
     y = np.r_[np.ones(500), np.zeros(500)]
-    stig = SpectrumRefiner("stig", image_shape=shape, n_epochs=5, random_state=0).fit(X, y)
+    stig = SpectrumRefiner("stig", image_shape=shape, max_iter=5, random_state=0).fit(X, y)
     refined[name] = {
         "profile": profile.inverse_transform(faulty[name]),
         "stig": stig.inverse_transform(faulty[name]),

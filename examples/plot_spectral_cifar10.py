@@ -29,7 +29,7 @@ X_train, X_test = data.data[:4_000], data.data[4_000:]
 
 model = SpectralDictionary(
     n_atoms=128,
-    max_epochs=3,
+    max_iter=3,
     image_shape=(32, 32, 3),
     prior=CoefficientPrior("gmm", n_components=5, random_state=0),
     random_state=0,

@@ -1,13 +1,13 @@
 """skspectral: interpretable generative image models built from dictionaries."""
 
-from ._conv import ConvSparseCoder, conv_sparse_code
-from ._prior import CoefficientPrior
-from ._refiner import SpectrumRefiner
-from ._sparse import SparseSupportMRF, orthogonal_mp_batch
-from ._spectral import SpectralDictionary
+from .conv import ConvSparseCoder, conv_sparse_code
 from .pipeline import GenerativePipeline, make_pipeline
+from .prior import CoefficientPrior
+from .refiner import SpectrumRefiner
+from .sparse import SparseSupportMRF, orthogonal_mp_batch
+from .spectral import SpectralDictionary
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "CoefficientPrior",

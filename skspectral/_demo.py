@@ -1,15 +1,15 @@
 """The models and datasets that ``skspectral demo`` knows about.
 
-Each model issue registers its estimator here under a short name; the demo
-itself (``_cli.py``) only looks these tables up.
+Each model is registered here under a short name; the demo itself
+(``_cli.py``) only looks these tables up.
 """
 
 import math
 
 from sklearn.decomposition import PCA
 
-from ._prior import CoefficientPrior
 from .pipeline import make_pipeline
+from .prior import CoefficientPrior
 
 
 def _pca_model(image_shape, device, random_state):
@@ -21,7 +21,7 @@ def _pca_model(image_shape, device, random_state):
 
 
 def _spectral_model(image_shape, device, random_state):
-    from ._spectral import SpectralDictionary
+    from .spectral import SpectralDictionary
 
     n_features = math.prod(image_shape)
     return make_pipeline(
@@ -36,11 +36,10 @@ def _spectral_model(image_shape, device, random_state):
 
 
 def _sparse_model(image_shape, device, random_state):
-    from ._sparse import SparseSupportMRF
-    from ._sparse._code_sampler import SupportCodeSampler
+    from .sparse import SparseSupportMRF
 
     n_features = math.prod(image_shape)
-    # Encoder (K-SVD + Batch-OMP) then the Gibbs + EM sampler over its codes,
+    # Encoder (K-SVD + Batch-OMP) then the Gibbs + EM density over its codes,
     # so that ``model[:-1]`` is the sparse encoder.
     return make_pipeline(
         SparseSupportMRF(
@@ -49,21 +48,21 @@ def _sparse_model(image_shape, device, random_state):
             device=device,
             random_state=random_state,
         ),
-        SupportCodeSampler(random_state=random_state),
+        CoefficientPrior("sparse_support", random_state=random_state),
     )
 
 
 def _conv_model(image_shape, device, random_state):
-    from ._conv import ConvSparseCoder
+    from .conv import ConvSparseCoder
 
     # Two CSC layers (the second halves the resolution); a shrunk Gaussian over
     # the codes keeps sampling cheap for MNIST-sized codes too.
     return make_pipeline(
         ConvSparseCoder(
             n_filters=(8, 16),
-            lmbda=0.01,
+            alpha=0.01,
             image_shape=tuple(image_shape),
-            max_epochs=3,
+            max_iter=3,
             device=device,
             random_state=random_state,
         ),

@@ -4,6 +4,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.pipeline import make_pipeline as _sk_make_pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from .base import check_n_samples
+
 __all__ = ["GenerativePipeline", "make_pipeline"]
 
 
@@ -44,18 +46,20 @@ class GenerativePipeline(Pipeline):
     (10, 64)
     """
 
-    def sample(self, n_samples=1, random_state=None, **sample_params):
+    def sample(self, n_samples=1, *, y=None, random_state=None, **sample_params):
         """Draw samples in the pipeline's input space.
 
         Parameters
         ----------
         n_samples : int, default=1
-            Number of samples.
+            Number of samples, an int >= 1.
+        y : label or array-like of shape (n_samples,), default=None
+            Class of the samples, passed to the final step's ``sample``
+            (a pipeline fitted with labels samples class-conditionally).
         random_state : int, RandomState instance or None, default=None
             Passed to the final step's ``sample``.
         **sample_params : dict
-            Further keyword arguments for the final step's ``sample``
-            (for example ``y=`` for class-conditional models).
+            Further keyword arguments for the final step's ``sample``.
 
         Returns
         -------
@@ -69,8 +73,11 @@ class GenerativePipeline(Pipeline):
                 "method; end the pipeline with a generative estimator such as "
                 "CoefficientPrior."
             )
+        n_samples = check_n_samples(n_samples)
         self._check_inverse_steps()
         check_is_fitted(self)
+        if y is not None:
+            sample_params["y"] = y
         Xt = final.sample(n_samples, random_state=random_state, **sample_params)
         for _, step in reversed(self.steps[:-1]):
             if not _is_passthrough(step):

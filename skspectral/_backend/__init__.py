@@ -1,36 +1,51 @@
-"""Device resolution, torch/NumPy conversion, seeding and Numba compilation.
+"""What several models share: devices, dtypes, seeds, threads, jit and numerics.
 
-This sub-package is the single place that knows about devices and compiled
-kernels. Estimators call these helpers; none of them touches
-``torch.cuda`` or ``numba`` directly.
+This sub-package is the single place that knows about devices, thread pools,
+random generators and compiled kernels. Models call these helpers; none of
+them touches ``torch.cuda``, the global RNGs, thread settings or ``numba``
+configuration directly.
 """
 
-from ._device import (
-    DEVICE_CONSTRAINT,
-    check_device,
-    resolve_device,
+from ._batches import DEFAULT_CHUNK, iter_batches
+from ._device import DEVICE_CONSTRAINT, resolve_device
+from ._fft import (
+    LOG_EPS,
+    apply_spectral_gain,
+    log_magnitude_spectrum,
+    radial_frequency_rings,
+    sum_log_magnitude,
+    with_magnitude,
 )
 from ._jit import jit, numba_enabled, prange
-from ._torch import (
-    as_numpy,
-    as_tensor,
-    iter_batches,
-    seed_from,
-    torch_dtype,
-    torch_rng,
-)
+from ._linalg import safe_cholesky
+from ._random import init_parameters, randn, seed_from, torch_generator
+from ._threads import n_threads, threads
+from ._torch import FLOAT_DTYPES, as_numpy, as_tensor, numpy_dtype, torch_dtype
 
 __all__ = [
+    "DEFAULT_CHUNK",
     "DEVICE_CONSTRAINT",
+    "FLOAT_DTYPES",
+    "LOG_EPS",
+    "apply_spectral_gain",
     "as_numpy",
     "as_tensor",
-    "check_device",
+    "init_parameters",
     "iter_batches",
     "jit",
+    "log_magnitude_spectrum",
+    "n_threads",
     "numba_enabled",
+    "numpy_dtype",
     "prange",
+    "radial_frequency_rings",
+    "randn",
     "resolve_device",
+    "safe_cholesky",
     "seed_from",
+    "sum_log_magnitude",
+    "threads",
     "torch_dtype",
-    "torch_rng",
+    "torch_generator",
+    "with_magnitude",
 ]

@@ -76,8 +76,3 @@ def resolve_device(device="auto"):
             f"The 'device' parameter must be a CPU or CUDA device; got {device!r}."
         )
     return dev
-
-
-def check_device(estimator):
-    """Resolve ``estimator.device``; the error message names the parameter."""
-    return resolve_device(getattr(estimator, "device", "auto"))

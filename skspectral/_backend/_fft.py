@@ -1,19 +1,86 @@
-"""Batched image FFT helpers (torch.fft) shared by the spectral models."""
+"""Batched image FFT helpers (torch.fft), written once for every model and metric.
 
+Conventions: images are ``(n, C, H, W)`` tensors; spectra are in the
+unshifted layout of :func:`torch.fft.fft2` unless ``centred=True`` (zero
+frequency in the middle, as :func:`numpy.fft.fftshift` puts it).
+"""
+
+import numpy as np
 import torch
 
 #: Added to magnitudes before the log so that empty frequencies stay finite.
 LOG_EPS = 1e-8
 
 
-def log_magnitude(spectrum, eps=LOG_EPS):
-    """``log(|F| + eps)`` of a complex spectrum."""
-    return torch.log(spectrum.abs() + eps)
+def log_magnitude(spectrum, offset=LOG_EPS):
+    """``log(|F| + offset)`` of a complex spectrum (``log1p`` when ``offset`` is 1)."""
+    magnitude = spectrum.abs()
+    if offset == 1.0:
+        return torch.log1p(magnitude)
+    return torch.log(magnitude + offset)
 
 
-def sum_log_magnitude(images, eps=LOG_EPS):
-    """Sum over the batch of ``log(|FFT2(x)| + eps)``, accumulated in float64: (C, H, W)."""
-    return log_magnitude(torch.fft.fft2(images), eps).sum(dim=0, dtype=torch.float64)
+def log_magnitude_spectrum(images, offset=LOG_EPS, centred=False):
+    """The spectrum of ``images`` and its ``log(|FFT2| + offset)``.
+
+    ``offset=1`` gives ``log(1 + |F|)``, the convention of the spectral
+    metrics and of STIG; the refiner's closed-form profile uses the tiny
+    default so that a gain adds exactly its log.
+
+    Returns
+    -------
+    spectrum : complex Tensor of shape (n, C, H, W)
+        Unshifted.
+    log_spectrum : real Tensor of shape (n, C, H, W)
+        Centred when ``centred`` is True.
+    """
+    spectrum = torch.fft.fft2(images)
+    log_spec = log_magnitude(spectrum, offset)
+    if centred:
+        log_spec = torch.fft.fftshift(log_spec, dim=(-2, -1))
+    return spectrum, log_spec
+
+
+def sum_log_magnitude(images, offset=LOG_EPS, centred=False):
+    """Sum over the batch of ``log(|FFT2(x)| + offset)``, accumulated in float64: (C, H, W)."""
+    _, log_spec = log_magnitude_spectrum(images, offset, centred)
+    return log_spec.sum(dim=0, dtype=torch.float64)
+
+
+def radial_frequency_rings(H, W, centred=False):
+    """Ring of every 2-D frequency: its radius rounded to whole ``1/max(H, W)`` steps.
+
+    Parameters
+    ----------
+    H, W : int
+        Image size.
+    centred : bool, default=False
+        Return the maps in the centred layout.
+
+    Returns
+    -------
+    rings : ndarray of int of shape (H, W)
+        ``rint(radius)``; ring ``r`` holds the frequencies of about ``r /
+        max(H, W)`` cycles per pixel.
+    radius : ndarray of shape (H, W)
+        The unrounded radius in the same units.
+
+    Examples
+    --------
+    >>> from skspectral._backend import radial_frequency_rings
+    >>> radial_frequency_rings(4, 4)[0]
+    array([[0, 1, 2, 1],
+           [1, 1, 2, 1],
+           [2, 2, 3, 2],
+           [1, 1, 2, 1]])
+    """
+    n = max(H, W)
+    fy = np.fft.fftfreq(H) * n
+    fx = np.fft.fftfreq(W) * n
+    radius = np.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
+    if centred:
+        radius = np.fft.fftshift(radius)
+    return np.rint(radius).astype(np.intp), radius
 
 
 def apply_spectral_gain(images, log_gain):

@@ -7,8 +7,9 @@ float64 on batches of FFTs.
 """
 
 import numpy as np
+import torch
 
-from .._backend import iter_batches
+from .._backend import iter_batches, radial_frequency_rings, sum_log_magnitude
 from ._image import to_image_batch
 
 _CHUNK = 1024  # images per FFT batch: bounds memory on large sets
@@ -18,9 +19,9 @@ def _centred_log_magnitude_sum(images):
     """Sum over images of fftshift(log(1 + |FFT2|)), per channel: (C, H, W)."""
     total = np.zeros(images.shape[1:], dtype=np.float64)
     for batch in iter_batches(images.shape[0], _CHUNK):
-        spectrum = np.fft.fft2(images[batch], axes=(-2, -1))
-        total += np.log1p(np.abs(spectrum)).sum(axis=0)
-    return np.fft.fftshift(total, axes=(-2, -1))
+        tensor = torch.from_numpy(np.ascontiguousarray(images[batch], dtype=np.float64))
+        total += sum_log_magnitude(tensor, offset=1.0, centred=True).numpy()
+    return total
 
 
 def mean_log_spectrum(X, image_shape=None):
@@ -191,12 +192,8 @@ def radial_power_spectrum(X, image_shape=None, *, average=True):
 
 
 def _radial_bins(H, W):
-    n = max(H, W)
-    fy = np.fft.fftfreq(H) * n
-    fx = np.fft.fftfreq(W) * n
-    radius = np.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
-    bins = np.rint(radius).astype(np.intp).ravel()
-    n_bins = n // 2 + 1
+    bins = radial_frequency_rings(H, W)[0].ravel()
+    n_bins = max(H, W) // 2 + 1
     counts = np.bincount(bins, minlength=n_bins)
     return bins, counts, n_bins
 

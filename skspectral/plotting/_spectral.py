@@ -47,7 +47,7 @@ def plot_atoms(model, atoms=None, *, n_atoms=6, image_shape=None, axes=None):
     >>> from skspectral import SpectralDictionary
     >>> from skspectral.plotting import plot_atoms
     >>> X = np.random.RandomState(0).rand(50, 64)
-    >>> model = SpectralDictionary(n_atoms=4, max_epochs=1, random_state=0).fit(X)
+    >>> model = SpectralDictionary(n_atoms=4, max_iter=1, random_state=0).fit(X)
     >>> plot_atoms(model, n_atoms=2, image_shape=(8, 8)).shape
     (2, 3)
     """
@@ -108,7 +108,7 @@ def plot_learned_frequencies(model, *, ax=None):
     >>> from skspectral import SpectralDictionary
     >>> from skspectral.plotting import plot_learned_frequencies
     >>> X = np.random.RandomState(0).rand(50, 64)
-    >>> model = SpectralDictionary(n_atoms=4, max_epochs=1, random_state=0).fit(X)
+    >>> model = SpectralDictionary(n_atoms=4, max_iter=1, random_state=0).fit(X)
     >>> ax = plot_learned_frequencies(model)
     """
     import matplotlib.pyplot as plt
@@ -120,7 +120,7 @@ def plot_learned_frequencies(model, *, ax=None):
     pos = torch.arange(t, dtype=torch.float32) / t
     with torch.no_grad():
         d_freq = model.modulation_(pos)[:, 1].numpy()
-    inst = np.logaddexp(0.0, model._base_params["frequencies"][None] + d_freq) / t
+    inst = np.logaddexp(0.0, model.base_frequencies_[None] + d_freq) / t
     k = np.arange(model.n_atoms_)
     ax.vlines(k, inst.min(axis=0), inst.max(axis=0), color="0.7", lw=1, label="modulation range")
     size = 4 + 30 * model.amplitudes_ / max(float(model.amplitudes_.max()), 1e-12)
@@ -164,7 +164,7 @@ def plot_mixing_coefficients(model, X, *, n_images=20, ax=None, cmap="RdBu_r"):
     >>> from skspectral import SpectralDictionary
     >>> from skspectral.plotting import plot_mixing_coefficients
     >>> X = np.random.RandomState(0).rand(50, 64)
-    >>> model = SpectralDictionary(n_atoms=4, max_epochs=1, random_state=0).fit(X)
+    >>> model = SpectralDictionary(n_atoms=4, max_iter=1, random_state=0).fit(X)
     >>> ax = plot_mixing_coefficients(model, X, n_images=5)
     """
     import matplotlib.pyplot as plt

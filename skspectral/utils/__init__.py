@@ -1,7 +1,7 @@
-"""Utilities: estimator discovery, validation helpers and training-loop helpers."""
+"""Utilities: estimator discovery and validation helpers."""
 
+from ..base import check_finite_loss, epoch_progress
 from ._discovery import all_estimators
-from ._training import check_finite_loss, epoch_progress
 from ._validation import check_image_shape
 
 __all__ = ["all_estimators", "check_finite_loss", "check_image_shape", "epoch_progress"]

@@ -10,7 +10,8 @@ from sklearn.base import BaseEstimator
 def all_estimators():
     """List the public estimators defined in skspectral.
 
-    Pipelines (meta-estimators that need ``steps``) are left out.
+    Pipelines (meta-estimators that need ``steps``) and the abstract bases of
+    :mod:`skspectral.base` are left out.
 
     Returns
     -------
@@ -37,7 +38,7 @@ def all_estimators():
             if (
                 issubclass(obj, BaseEstimator)
                 and obj.__module__.startswith("skspectral")
-                and not name.startswith("_")
+                and not name.startswith(("_", "Base"))
                 and not issubclass(obj, GenerativePipeline)
             ):
                 found[name] = obj

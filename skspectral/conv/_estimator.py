@@ -1,0 +1,404 @@
+"""ConvSparseCoder: a convolutional sparse coding autoencoder and sampler."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._backend import (
+    DEVICE_CONSTRAINT,
+    FLOAT_DTYPES,
+    as_numpy,
+    as_tensor,
+    iter_batches,
+    numpy_dtype,
+    torch_dtype,
+    torch_generator,
+)
+from ..base import BaseDictionaryModel, check_labels, train_epochs
+from ..prior import CoefficientPrior
+from ..utils import check_image_shape
+from ._layers import CSCNet
+from ._objectives import augment, ctrl_game, label_groups, reconstruction_loss
+
+#: Principal components of the codes that the default prior keeps.
+DEFAULT_PRIOR_DIM = 32
+
+
+class ConvSparseCoder(BaseDictionaryModel):
+    """Convolutional sparse coding autoencoder, trained by dictionary learning or CTRL.
+
+    Each layer holds a convolutional dictionary ``A`` (``n_filters[l]``
+    filters of size ``kernel_size``). The encoder ``f`` approximates the
+    convolutional lasso ``argmin_z alpha ||z||_1 + 1/2 ||x - A * z||^2`` by
+    ``n_unrolled`` unrolled FISTA steps (step ``1/L``, ``L`` from a power
+    iteration on ``A``); the decoder ``g`` synthesises ``A * z`` with the
+    same dictionaries, last layer first. Layers with stride 2 halve the
+    resolution. After training, a density (``prior``) is fitted to the codes,
+    one per class when ``y`` is given, so the model can ``sample`` images,
+    class-conditionally.
+
+    Parameters
+    ----------
+    n_filters : tuple of int, default=(32, 64)
+        Filters per layer.
+    kernel_size : int, default=3
+        Filter size (``k x k`` for images, ``k`` for 1-D signals).
+    strides : tuple of int, default=(1, 2)
+        Stride of each layer; same length as ``n_filters``.
+    n_unrolled : int, default=2
+        Unrolled FISTA steps per layer after the initial thresholding (the
+        depth of the encoder, not a number of passes over the data).
+    alpha : float, default=0.1
+        Weight of the l1 penalty on the codes (filters have unit norm),
+        relative to the scale of each layer's input: layer ``l`` uses
+        ``alpha`` times the running root-mean-square of its input, tracked
+        during training like batch norm's running statistics and frozen
+        afterwards.
+    objective : {"reconstruction", "ctrl"}, default="reconstruction"
+        ``"reconstruction"``: minimise ``1/2 ||x - g(f(x))||^2 + alpha sum ||z||_1``
+        (convolutional dictionary learning). ``"ctrl"``: closed-loop
+        transcription (Dai et al.). Codes are normalised to the unit sphere;
+        the encoder (the dictionaries) maximises
+        ``dR(Z) + dR(Zh) + sum_j dR(Z_j, Zh_j)`` with ``Zh = f(g(Z))`` minus the
+        reconstruction term above, and the decoder (its own code gains and
+        scale) minimises the rate-reduction value plus the reconstruction
+        term, in alternating steps. The reconstruction terms are an addition
+        to the pure CTRL game: with dictionaries shared between ``f`` and
+        ``g`` they keep ``g(f(x))`` close to ``x`` in short trainings.
+        The partition is the classes when ``y`` is given, otherwise each
+        sample with an augmented view (shift, flip).
+    epsilon : float, default=0.5
+        Distortion ``eps`` of the coding rate (``objective="ctrl"``).
+    positive : bool, default=False
+        Constrain codes to be non-negative.
+    image_shape : tuple of int or None, default=None
+        ``(H, W)`` or ``(H, W, C)`` of the flattened images in ``X``. When
+        None, each row of ``X`` is a 1-D signal and convolutions are 1-D.
+    prior : estimator or None, default=None
+        Density fitted to the (flattened) codes, with ``fit`` and
+        ``sample(n_samples, random_state=...)``, cloned; with ``y`` it is
+        fitted class-conditionally. None uses
+        ``CoefficientPrior("gaussian", pca_dim=32)``: a Gaussian over the
+        codes' top 32 principal components.
+    max_iter : int, default=5
+        Epochs (passes over the training data).
+    batch_size : int, default=64
+        Mini-batch size for training, ``transform`` and ``inverse_transform``.
+    learning_rate : float, default=1e-2
+        Adam step size.
+    device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
+        Where to train; the fitted model keeps it (``device_``) for encoding,
+        decoding and sampling.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial filters, the batch order, the augmentations and
+        the prior.
+    verbose : int, default=0
+        Show a progress bar over epochs when > 0.
+
+    Attributes
+    ----------
+    dictionaries_ : list of ndarray
+        Unit-norm filters of each layer, shape
+        ``(n_filters[l], in_channels, k, k)`` (``(n_filters[l], in_channels, k)``
+        for 1-D signals).
+    code_shape_ : tuple of int
+        Shape of one code before flattening (channels, then spatial axes).
+    loss_curve_ : list of float
+        Mean training loss per epoch (for ``"ctrl"``: the negated encoder loss,
+        i.e. rate reduction minus reconstruction error).
+    classes_ : ndarray or None
+        Classes seen in ``fit`` (None without ``y``).
+    prior_ : estimator
+        The fitted density over codes, class-conditional when ``y`` was
+        given.
+    device_ : torch.device
+        The device the model was fitted on and runs on (see :meth:`to`).
+    n_iter_ : int
+        Epochs run.
+    n_features_in_ : int
+        Features of ``X``.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of features seen during ``fit`` (only when X has string names).
+
+    See Also
+    --------
+    conv_sparse_code : Solve the convolutional lasso to convergence for given filters.
+    skspectral.CoefficientPrior : Densities over codes.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skspectral import ConvSparseCoder
+    >>> digits = load_digits()
+    >>> X, y = digits.data[:100] / 16, digits.target[:100]
+    >>> model = ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), max_iter=1,
+    ...                         device="cpu", random_state=0).fit(X, y)
+    >>> model.transform(X[:3]).shape
+    (3, 128)
+    >>> model.sample(4, y=3, random_state=0).shape
+    (4, 64)
+    """
+
+    _parameter_constraints: dict = {
+        "n_filters": [tuple, list],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "strides": [tuple, list],
+        "n_unrolled": [Interval(Integral, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "objective": [StrOptions({"reconstruction", "ctrl"})],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "positive": ["boolean"],
+        "image_shape": [None, tuple, list],
+        "prior": [None, HasMethods(["fit", "sample"])],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "device": DEVICE_CONSTRAINT,
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    _device_attributes = ("_net",)
+
+    def __init__(
+        self,
+        n_filters=(32, 64),
+        *,
+        kernel_size=3,
+        strides=(1, 2),
+        n_unrolled=2,
+        alpha=0.1,
+        objective="reconstruction",
+        epsilon=0.5,
+        positive=False,
+        image_shape=None,
+        prior=None,
+        max_iter=5,
+        batch_size=64,
+        learning_rate=1e-2,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_filters = n_filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.n_unrolled = n_unrolled
+        self.alpha = alpha
+        self.objective = objective
+        self.epsilon = epsilon
+        self.positive = positive
+        self.image_shape = image_shape
+        self.prior = prior
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the dictionaries, then fit the prior over codes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Flattened images (``image_shape``) or 1-D signals.
+        y : array-like of shape (n_samples,), default=None
+            Class labels: they partition batches for ``objective="ctrl"`` and
+            make the prior class-conditional (``sample(y=...)``).
+
+        Returns
+        -------
+        self : ConvSparseCoder
+        """
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+        if y is not None:
+            y = check_labels(y, X.shape[0])[0]
+        device = self._resolve_fit_device()
+        self._layout = self._check_layout(X.shape[1])
+        rng = check_random_state(self.random_state)
+        generator = torch_generator(rng)
+        self._net = self._build_net().reset_parameters(generator)
+        self._net.to(device=device, dtype=torch_dtype(X.dtype))
+        self._train(X, y, generator, device)
+        self._net.eval()
+        self._net.update_lipschitz(n_iter=50)
+        self.dictionaries_ = [as_numpy(layer.dictionary()) for layer in self._net.layers]
+        self.code_shape_ = tuple(self._net.code_shape)
+        default_prior = CoefficientPrior("gaussian", pca_dim=DEFAULT_PRIOR_DIM)
+        self._fit_prior(self._encode(X), y, default_prior, rng)
+        return self
+
+    def _check_layout(self, n_features):
+        n_filters, strides = tuple(self.n_filters), tuple(self.strides)
+        if not n_filters or not all(isinstance(n, Integral) and n > 0 for n in n_filters):
+            raise ValueError(
+                f"The 'n_filters' parameter must be a non-empty tuple of positive "
+                f"integers; got {self.n_filters!r}."
+            )
+        if len(strides) != len(n_filters) or not all(
+            isinstance(s, Integral) and s > 0 for s in strides
+        ):
+            raise ValueError(
+                f"The 'strides' parameter must be a tuple of {len(n_filters)} positive "
+                f"integers (one per layer of n_filters); got {self.strides!r}."
+            )
+        if self.image_shape is None:
+            return (1, (n_features,), None)
+        H, W, C = check_image_shape(self.image_shape, n_features)
+        return (C, (H, W), (H, W, C))
+
+    def _build_net(self):
+        channels, size, _ = self._layout
+        return CSCNet(
+            channels, size, tuple(self.n_filters), self.kernel_size, tuple(self.strides),
+            n_unrolled=self.n_unrolled, alpha=float(self.alpha), positive=self.positive,
+            normalize=self.objective == "ctrl",
+        )
+
+    def _to_signals(self, X, device):
+        """Flattened rows -> (N, C, H, W) images or (N, 1, L) signals."""
+        channels, size, hwc = self._layout
+        T = as_tensor(X, device, dtype=self._net_dtype_np())
+        if hwc is None:
+            return T.view(T.shape[0], 1, size[0])
+        return T.view((T.shape[0],) + hwc).permute(0, 3, 1, 2).contiguous()
+
+    def _from_signals(self, T):
+        _, size, hwc = self._layout
+        if hwc is not None:
+            T = T.permute(0, 2, 3, 1)
+        return T.reshape(T.shape[0], -1)
+
+    def _net_dtype_np(self):
+        return numpy_dtype(self._net.layers[0].weight.dtype)
+
+    def _train(self, X, y, generator, device):
+        net = self._net
+        X_t = self._to_signals(X, device)
+        if self.objective == "ctrl":
+            self._init_decoder_scale(net, X_t[: self.batch_size])
+            enc_opt = torch.optim.Adam(net.encoder_parameters(), lr=self.learning_rate)
+            dec_opt = torch.optim.Adam(net.decoder_parameters(), lr=self.learning_rate)
+        else:
+            enc_opt = torch.optim.Adam(net.encoder_parameters(), lr=self.learning_rate)
+
+        def step(idx):
+            xb = X_t[idx.to(device)]
+            net.update_lipschitz(n_iter=2)
+            if self.objective == "ctrl":
+                yb = None if y is None else y[idx.numpy()]
+                return self._ctrl_step(net, xb, yb, generator, enc_opt, dec_opt)
+            enc_opt.zero_grad()
+            loss = reconstruction_loss(net, xb)
+            loss.backward()
+            enc_opt.step()
+            return float(loss.detach())
+
+        self.loss_curve_ = train_epochs(
+            step, X_t.shape[0], max_iter=self.max_iter, batch_size=self.batch_size,
+            generator=generator, name=type(self).__name__, verbose=self.verbose,
+        )
+        self.n_iter_ = len(self.loss_curve_)
+
+    @staticmethod
+    @torch.no_grad()
+    def _init_decoder_scale(net, first):
+        net.update_lipschitz(n_iter=30)
+        net.normalize = False
+        scale = torch.linalg.vector_norm(net.encode(first).flatten(1), dim=1).mean()
+        net.normalize = True
+        net.log_scale.fill_(float(torch.log(scale.clamp_min(1e-8))))
+
+    def _ctrl_step(self, net, xb, yb, generator, enc_opt, dec_opt):
+        if yb is None:
+            xb = torch.cat([xb, augment(xb, generator)])
+            groups = label_groups(np.tile(np.arange(len(xb) // 2), 2), xb.device)
+        else:
+            groups = label_groups(yb, xb.device)
+        # Encoder: maximise the rate-reduction game, keep the layers' lasso fit.
+        enc_opt.zero_grad()
+        value, x_hat = ctrl_game(net, xb, groups, self.epsilon)
+        fit = 0.5 * ((xb - x_hat) ** 2).sum() / xb.shape[0]
+        (fit - value).backward()
+        enc_opt.step()
+        # Decoder: minimise it (close the loop); it also fits the data, since
+        # its scale is the only link between unit-norm codes and pixels.
+        dec_opt.zero_grad()
+        value_d, x_hat_d = ctrl_game(net, xb, groups, self.epsilon)
+        fit_d = 0.5 * ((xb - x_hat_d) ** 2).sum() / xb.shape[0]
+        (value_d + fit_d).backward()
+        dec_opt.step()
+        self._fit_decoder_scale(net, xb)
+        return float(value.detach() - fit.detach())
+
+    @staticmethod
+    @torch.no_grad()
+    def _fit_decoder_scale(net, xb):
+        # Unit-norm codes carry no brightness: the decoder's global scale has
+        # a closed-form least-squares optimum, tracked with a moving average
+        # (Adam alone lags far behind while the dictionaries change).
+        x_hat = net.decode(net.encode(xb))
+        best = torch.sum(xb * x_hat) / torch.sum(x_hat * x_hat).clamp_min(1e-12)
+        if bool(best > 0):
+            net.log_scale.add_(0.5 * torch.log(best))
+
+    # ------------------------------------------------------- transform/sample
+    @property
+    def _n_codes(self):
+        return int(np.prod(self.code_shape_))
+
+    def _code_width_note(self):
+        return f"code_shape_={self.code_shape_}"
+
+
+    @torch.no_grad()
+    def _encode(self, X):
+        out = np.empty((X.shape[0], self._n_codes), dtype=X.dtype)
+        for batch in iter_batches(X.shape[0], self.batch_size):
+            z = self._net.encode(self._to_signals(X[batch], self.device_))
+            out[batch] = as_numpy(z.flatten(1), dtype=X.dtype)
+        return out
+
+    @torch.no_grad()
+    def _decode(self, Z):
+        out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
+        for batch in iter_batches(Z.shape[0], self.batch_size):
+            z = as_tensor(Z[batch], self.device_, dtype=self._net_dtype_np())
+            x = self._net.decode(z.view((-1,) + self.code_shape_))
+            out[batch] = as_numpy(self._from_signals(x), dtype=Z.dtype)
+        return out
+
+    def _sampled_codes(self, codes):
+        codes = np.asarray(codes, dtype=self._net_dtype_np())
+        if self.objective == "ctrl":
+            # The decoder was trained on unit-norm codes.
+            codes = codes / np.maximum(np.linalg.norm(codes, axis=1, keepdims=True), 1e-12)
+        return codes
+
+    def score(self, X, y=None):
+        """Negative mean squared reconstruction error ``-||x - g(f(x))||^2 / d``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Higher is better (used by :class:`~sklearn.model_selection.GridSearchCV`).
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        return -float(np.mean((X - self._decode(self._encode(X))) ** 2))

@@ -1,0 +1,337 @@
+"""CoefficientPrior: the density over codes that turns a dictionary into a sampler."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, DensityMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._backend import FLOAT_DTYPES
+from ..base import GenerativeMixin, check_labels, draw_labels
+from ._densities import DENSITIES, Projected
+from ._support import support_statistics_of_codes
+
+
+class CoefficientPrior(GenerativeMixin, DensityMixin, BaseEstimator):
+    """Density over dictionary codes, used to draw new codes (and so images).
+
+    Every dictionary model in skspectral encodes an image as a vector of
+    coefficients. A ``CoefficientPrior`` fitted on those codes makes the model
+    generative: draw codes from it, then synthesise. It wraps scikit-learn's
+    own estimators (covariance estimators, :class:`~sklearn.mixture.GaussianMixture`,
+    :class:`~sklearn.neighbors.KernelDensity`, :class:`~sklearn.decomposition.PCA`)
+    and holds the sparse-support sampler of
+    :class:`~skspectral.SparseSupportMRF`. Fitted with class labels ``y``, it
+    is class-conditional: one density per class, and ``sample(y=...)``
+    draws from a chosen class.
+
+    Parameters
+    ----------
+    kind : {"gaussian", "diagonal", "gmm", "kde", "sparse_support"}, default="gaussian"
+        ``"gaussian"``: one multivariate normal with a full covariance
+        (optionally shrunk). ``"diagonal"``: independent normals per
+        coefficient. ``"gmm"``: a Gaussian mixture. ``"kde"``: a Gaussian
+        kernel density estimate. ``"sparse_support"``: for sparse codes, a
+        pairwise Markov network over their supports (sampled by Gibbs) and
+        Gaussian coefficients per support fitted by EM with missing data
+        (Vaksman & Elad); see :class:`~skspectral.SparseSupportMRF`.
+    n_components : int, default=1
+        Number of mixture components (``kind="gmm"`` only).
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        Covariance structure of the mixture components (``kind="gmm"`` only).
+    shrinkage : {"ledoit_wolf", "oas"} or float in [0, 1] or None, default=None
+        Covariance shrinkage for ``kind="gaussian"``: ``None`` is the empirical
+        covariance, a float is :class:`~sklearn.covariance.ShrunkCovariance`'s
+        coefficient, the strings select the Ledoit-Wolf or OAS estimators.
+    bandwidth : float or {"scott", "silverman"}, default="scott"
+        Kernel bandwidth for ``kind="kde"``.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance so that degenerate codes
+        (constant coefficients, fewer samples than dimensions) stay valid.
+    pca_dim : int or None, default=None
+        Fit the density on the codes' top ``pca_dim`` principal components
+        (capped at ``n_samples - 1``) and map draws back: a low-rank density
+        for wide codes, such as convolutional feature maps, whose full
+        covariance would not fit in memory. ``score_samples`` then scores the
+        projected codes. Not for ``"sparse_support"``.
+    n_gibbs_sweeps : int, default=5
+        Gibbs sweeps between two draws kept from the same chain
+        (``"sparse_support"`` only).
+    burn_in : int, default=30
+        Sweeps discarded at the start of every chain (``"sparse_support"`` only).
+    em_max_iter : int, default=10
+        Maximum EM iterations per drawn support (``"sparse_support"`` only).
+    smoothing : float in (0, 1], default=0.05
+        Weight of the independence model mixed into the support pair
+        marginals (``"sparse_support"`` only; see
+        :class:`~skspectral.SparseSupportMRF`).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the mixture initialisation and, when ``sample`` gets no
+        ``random_state`` of its own, the draws.
+
+    Attributes
+    ----------
+    estimator_ : object or list
+        The fitted scikit-learn estimator behind the density (None for
+        ``"diagonal"`` and ``"sparse_support"``); a list, one per class, when
+        fitted with ``y``.
+    mean_ : ndarray of shape (n_features,)
+        Mean of the codes seen in ``fit``.
+    covariance_ : ndarray of shape (n_features, n_features)
+        Covariance of the density (``"gaussian"`` and ``"diagonal"`` without
+        ``pca_dim`` or ``y``; otherwise see :meth:`get_mixture`).
+    classes_ : ndarray or None
+        Classes seen in ``fit`` (None without ``y``).
+    class_weights_ : ndarray or None
+        Frequency of each class in ``fit``.
+    support_marginals_, support_pairwise_ : ndarray
+        ``"sparse_support"`` only: smoothed inclusion probability of every
+        signed atom and of every pair, over all training codes.
+    n_features_in_ : int
+        Number of coefficients per code.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of features seen during ``fit`` (only when X has string names).
+
+    See Also
+    --------
+    skspectral.pipeline.make_pipeline : Build a pipeline that can ``sample``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skspectral import CoefficientPrior
+    >>> rng = np.random.RandomState(0)
+    >>> codes = rng.normal(size=(200, 3))
+    >>> prior = CoefficientPrior("gmm", n_components=2, random_state=0).fit(codes)
+    >>> prior.sample(5).shape
+    (5, 3)
+    >>> round(float(prior.score(codes)), 1)
+    -4.2
+    >>> labels = (codes[:, 0] > 0).astype(int)
+    >>> conditional = CoefficientPrior().fit(codes, labels)
+    >>> bool((conditional.sample(50, y=1, random_state=0)[:, 0] > 0).mean() > 0.8)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "kind": [StrOptions(set(DENSITIES))],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
+        "shrinkage": [
+            None,
+            StrOptions({"ledoit_wolf", "oas"}),
+            Interval(Real, 0, 1, closed="both"),
+        ],
+        "bandwidth": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"scott", "silverman"}),
+        ],
+        "reg_covar": [Interval(Real, 0, None, closed="left")],
+        "pca_dim": [None, Interval(Integral, 1, None, closed="left")],
+        "n_gibbs_sweeps": [Interval(Integral, 1, None, closed="left")],
+        "burn_in": [Interval(Integral, 0, None, closed="left")],
+        "em_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "smoothing": [Interval(Real, 0, 1, closed="right")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        kind="gaussian",
+        *,
+        n_components=1,
+        covariance_type="full",
+        shrinkage=None,
+        bandwidth="scott",
+        reg_covar=1e-6,
+        pca_dim=None,
+        n_gibbs_sweeps=5,
+        burn_in=30,
+        em_max_iter=10,
+        smoothing=0.05,
+        random_state=None,
+    ):
+        self.kind = kind
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.shrinkage = shrinkage
+        self.bandwidth = bandwidth
+        self.reg_covar = reg_covar
+        self.pca_dim = pca_dim
+        self.n_gibbs_sweeps = n_gibbs_sweeps
+        self.burn_in = burn_in
+        self.em_max_iter = em_max_iter
+        self.smoothing = smoothing
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the density to codes ``X`` (one density per class when ``y`` is given).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Codes, one row per image.
+        y : array-like of shape (n_samples,), default=None
+            Class labels; each class needs at least 2 samples.
+
+        Returns
+        -------
+        self : CoefficientPrior
+            The fitted prior.
+        """
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+        if self.pca_dim is not None and self.kind == "sparse_support":
+            raise ValueError(
+                "The 'pca_dim' parameter cannot be used with kind='sparse_support', whose "
+                "density lives on the sparse codes themselves; use pca_dim=None."
+            )
+        self._dtype = X.dtype
+        X64 = X.astype(np.float64, copy=False)
+        self.mean_ = X64.mean(axis=0)
+        if y is None:
+            self.classes_ = self.class_weights_ = None
+            self._densities = [self._new_density().fit(X64)]
+        else:
+            y, self.classes_, counts = check_labels(y, X.shape[0])
+            self.class_weights_ = counts / counts.sum()
+            self._densities = [self._new_density().fit(X64[y == c]) for c in self.classes_]
+        self._store_attributes(X64)
+        return self
+
+    def _new_density(self):
+        density = DENSITIES[self.kind](self)
+        if self.pca_dim is not None:
+            density = Projected(density, self.pca_dim, self.random_state)
+        return density
+
+    def _store_attributes(self, X):
+        estimators = [d.estimator for d in self._densities]
+        self.estimator_ = estimators[0] if self.classes_ is None else estimators
+        single = self._densities[0]
+        if self.classes_ is None and self.pca_dim is None and self.kind in ("gaussian",
+                                                                            "diagonal"):
+            self.covariance_ = single.covariance
+        if self.kind == "sparse_support":
+            self.support_marginals_, self.support_pairwise_ = support_statistics_of_codes(
+                X, self.smoothing
+            )
+
+    def get_mixture(self):
+        """The density as a Gaussian mixture (weights, means, covariances).
+
+        Models use this to compute exact marginal likelihoods (for example
+        through the Woodbury identity) and to fold draws into their
+        synthesis, for ``"gaussian"``, ``"diagonal"`` and ``"gmm"`` priors.
+        A class-conditional prior is the mixture of its classes, weighted by
+        their training frequencies.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_components,)
+        means : ndarray of shape (n_components, n_features)
+        covariances : ndarray of shape (n_components, n_features, n_features)
+
+        Raises
+        ------
+        ValueError
+            For ``kind="kde"`` and ``"sparse_support"``, which are not finite
+            Gaussian mixtures.
+        """
+        check_is_fitted(self)
+        if self._densities[0].mixture is None:
+            raise ValueError(f"get_mixture() is not defined for kind={self.kind!r}.")
+        parts = [d.mixture() for d in self._densities]
+        class_weights = np.ones(1) if self.classes_ is None else self.class_weights_
+        weights = np.concatenate([w * cw for (w, _, _), cw in zip(parts, class_weights)])
+        means = np.concatenate([m for _, m, _ in parts])
+        covariances = np.concatenate([c for _, _, c in parts])
+        return weights, means, covariances
+
+    def score_samples(self, X):
+        """Log-density of each code (the mixture over classes when fitted with ``y``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Codes.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        X = X.astype(np.float64, copy=False)
+        scores = [d.score_samples(X) for d in self._densities]
+        if self.classes_ is None:
+            return scores[0]
+        log_weights = np.log(self.class_weights_)[:, None]
+        return logsumexp(np.stack(scores) + log_weights, axis=0)
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of the codes ``X`` (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Codes.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    _sample_params = ("return_supports",)
+
+    def _sample(self, n_samples, y, rng, return_supports=False):
+        if return_supports and self.kind != "sparse_support":
+            raise ValueError(
+                f"sample(return_supports=True) needs kind='sparse_support'; this prior is "
+                f"{self.kind!r}."
+            )
+        labels = draw_labels(self.classes_, self.class_weights_, n_samples, y, rng,
+                             type(self).__name__)
+        draw = self._draw_with_supports if return_supports else self._draw
+        if labels is None:
+            out = draw(self._densities[0], n_samples, rng)
+        else:
+            parts = [(np.flatnonzero(labels == c), d) for c, d in zip(self.classes_,
+                                                                     self._densities)]
+            out = self._draw_classes(parts, n_samples, rng, draw)
+        if return_supports:
+            return out[0].astype(self._dtype, copy=False), out[1]
+        return out.astype(self._dtype, copy=False)
+
+    @staticmethod
+    def _draw(density, n, rng):
+        return density.sample(n, rng)
+
+    @staticmethod
+    def _draw_with_supports(density, n, rng):
+        return density.sample_supports(n, rng)
+
+    def _draw_classes(self, parts, n_samples, rng, draw):
+        drawn = [(idx, draw(density, idx.size, rng)) for idx, density in parts if idx.size]
+        if not isinstance(drawn[0][1], tuple):
+            out = np.empty((n_samples, self.n_features_in_))
+            for idx, values in drawn:
+                out[idx] = values
+            return out
+        codes = np.zeros((n_samples, self.n_features_in_))
+        width = max(values[1].shape[1] for _, values in drawn)
+        supports = np.full((n_samples, width), -1, dtype=np.int64)
+        for idx, (c, s) in drawn:
+            codes[idx] = c
+            supports[idx, : s.shape[1]] = s
+        return codes, supports
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = None
+        return tags

@@ -1,0 +1,5 @@
+"""Spectral refinement of generated images (profile matching and STIG)."""
+
+from ._estimator import SpectrumRefiner
+
+__all__ = ["SpectrumRefiner"]

@@ -1,0 +1,95 @@
+"""The atoms of SpectralDictionary: modulated sinusoids and their modulation network."""
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+class Modulation(torch.nn.Module):
+    """MLP over the normalised position, giving (dA, df, dphi) for every atom.
+
+    The position enters through fixed Fourier features (geometric
+    frequencies from one cycle per signal to Nyquist) so that a small network
+    can express drifts at every scale, not only the slow ones a plain MLP of
+    ``t`` is biased towards.
+    """
+
+    def __init__(self, n_atoms, width, length, n_encoding=16):
+        super().__init__()
+        top = max(1.0, length / 2.0)
+        freqs = np.geomspace(1.0, top, n_encoding) if top > 1 else np.ones(n_encoding)
+        self.register_buffer("enc_freqs", torch.tensor(freqs, dtype=torch.float32))
+        self.n_atoms = n_atoms
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(2 * n_encoding + 1, width),
+            torch.nn.SiLU(),
+            torch.nn.Linear(width, width),
+            torch.nn.SiLU(),
+            torch.nn.Linear(width, 3 * n_atoms),
+        )
+
+    def start_as_pure_sinusoids(self):
+        """Zero the last layer: the atoms start as pure sinusoids, drifts grow from zero."""
+        with torch.no_grad():
+            self.net[-1].weight.zero_()
+            self.net[-1].bias.zero_()
+        return self
+
+    def forward(self, positions):
+        angle = 2.0 * math.pi * positions[:, None] * self.enc_freqs
+        feats = torch.cat([positions[:, None], torch.sin(angle), torch.cos(angle)], dim=1)
+        return self.net(feats).view(-1, 3, self.n_atoms)
+
+    def permute_atoms(self, order):
+        """Reorder the atoms' output rows in place (used to sort by frequency)."""
+        last = self.net[-1]
+        idx = torch.as_tensor(order, dtype=torch.long, device=last.weight.device)
+        with torch.no_grad():
+            w = last.weight.view(3, self.n_atoms, -1)[:, idx].reshape(3 * self.n_atoms, -1)
+            b = last.bias.view(3, self.n_atoms)[:, idx].reshape(-1)
+            last.weight.copy_(w)
+            last.bias.copy_(b)
+
+
+def atom_waveforms(amplitudes, frequencies, phases, modulation, positions):
+    """Evaluate the K atoms on the sample grid (torch, differentiable).
+
+    ``s_i(t) = softplus(A_i + dA_i(t)) * sin(2 pi softplus(f_i + df_i(t)) t / T
+    + phi_i + dphi_i(t))``: frequencies are in cycles per signal (so one Adam
+    step moves a phase by a bounded amount whatever T is).
+
+    Parameters
+    ----------
+    amplitudes, frequencies, phases : Tensor of shape (K,)
+        Base parameters (pre-softplus amplitude and frequency).
+    modulation : Tensor of shape (T, 3, K)
+        ``dA``, ``df`` and ``dphi`` along the signal.
+    positions : Tensor of shape (T,)
+        Normalised position ``t / T`` in [0, 1).
+
+    Returns
+    -------
+    atoms : Tensor of shape (K, T)
+    """
+    d_amp, d_freq, d_phase = modulation.unbind(dim=1)
+    envelope = F.softplus(amplitudes + d_amp)
+    cycles = F.softplus(frequencies + d_freq)
+    angle = 2.0 * math.pi * cycles * positions[:, None] + phases + d_phase
+    return (envelope * torch.sin(angle)).T
+
+
+
+def softplus_inv(y):
+    """The inverse of ``softplus`` (float64), for initial amplitudes and frequencies."""
+    y = np.asarray(y, dtype=np.float64)
+    return y + np.log(-np.expm1(-y))
+
+
+def stft_magnitude(x, n_fft, hop, window):
+    """Magnitude of the normalised STFT of each row of ``x`` (no centre padding)."""
+    return torch.stft(
+        x, n_fft=n_fft, hop_length=hop, window=window, center=False,
+        normalized=True, return_complex=True,
+    ).abs()

@@ -1,0 +1,104 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from skspectral._backend import (
+    as_numpy,
+    as_tensor,
+    init_parameters,
+    iter_batches,
+    jit,
+    resolve_device,
+    seed_from,
+    torch_dtype,
+    torch_generator,
+)
+
+
+def test_auto_resolves_to_available_device():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+
+
+@pytest.mark.parametrize("device", ["cpu", torch.device("cpu")])
+def test_cpu(device):
+    assert resolve_device(device) == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", torch.device("cuda")])
+def test_cuda_without_cuda_is_a_clear_error(device):
+    with pytest.raises(ValueError, match="'device'.*CUDA is not available"):
+        resolve_device(device)
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", 3, "mps"])
+def test_unknown_device_is_named(device):
+    with pytest.raises(ValueError, match="'device'"):
+        resolve_device(device)
+
+
+def test_dtype_policy():
+    assert torch_dtype(np.float64) == torch.float64
+    assert torch_dtype(np.float32) == torch.float32
+    assert torch_dtype(np.int64) == torch.float32
+    X = np.arange(6, dtype=np.float64).reshape(2, 3)
+    t = as_tensor(X, "cpu")
+    assert t.dtype == torch.float64
+    back = as_numpy(t * 2, dtype=np.float32)
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back, 2 * X)
+
+
+def test_local_generators_are_reproducible_and_leave_global_state_alone():
+    net_a, net_b = torch.nn.Linear(4, 2), torch.nn.Linear(4, 2)
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = torch.rand(3, generator=torch_generator(0))
+    init_parameters(net_a, torch_generator(0))
+    after = torch.rand(1)
+    b = torch.rand(3, generator=torch_generator(0))
+    init_parameters(net_b, torch_generator(0))
+    assert torch.equal(a, b)
+    assert torch.equal(net_a.weight, net_b.weight) and torch.equal(net_a.bias, net_b.bias)
+    assert torch.equal(before, after)
+    assert seed_from(0) == seed_from(0)
+
+
+def test_iter_batches_covers_everything():
+    slices = list(iter_batches(10, 3))
+    assert [s.stop - s.start for s in slices] == [3, 3, 3, 1]
+    assert list(iter_batches(0, 3)) == []
+
+
+def test_jit_kernel_runs():
+    from skspectral._backend import prange
+
+    @jit(parallel=True)
+    def row_sums(X):
+        out = np.empty(X.shape[0])
+        for i in prange(X.shape[0]):
+            out[i] = X[i].sum()
+        return out
+
+    X = np.random.rand(50, 4)
+    np.testing.assert_allclose(row_sums(X), X.sum(1))
+
+
+def test_numba_can_be_disabled():
+    code = (
+        "import numpy as np\n"
+        "from skspectral._backend import jit, numba_enabled\n"
+        "@jit\n"
+        "def f(x):\n    return x * 2\n"
+        "assert not numba_enabled()\n"
+        "assert not hasattr(f, 'signatures')\n"
+        "assert f(np.ones(2)).sum() == 4\n"
+    )
+    env = dict(os.environ, SKSPECTRAL_DISABLE_NUMBA="1")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)

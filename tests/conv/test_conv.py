@@ -1,0 +1,399 @@
+"""ConvSparseCoder, its layers and the conv_sparse_code solver."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.linear_model import Lasso
+from sklearn.model_selection import GridSearchCV
+
+from skspectral import CoefficientPrior, ConvSparseCoder, conv_sparse_code, make_pipeline
+from skspectral.conv import _csc
+from skspectral.conv._csc import (
+    admm_cbpdn,
+    circular_objective,
+    fft_filters,
+    fft_lipschitz,
+    fista_cbpdn,
+    power_iteration,
+)
+from skspectral.conv._layers import CSCLayer
+
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def _dense_circular_operator(filters, shape):
+    """Columns = circular convolution of the filters with every unit impulse."""
+    M = filters.shape[0]
+    H, W = shape
+    impulses = torch.eye(M * H * W, dtype=torch.float64).view(-1, M, H, W)
+    D_hat = fft_filters(torch.as_tensor(filters, dtype=torch.float64), shape)
+    X_hat = torch.fft.rfft2(impulses)
+    Ax = torch.fft.irfft2(torch.einsum("mcuv,nmuv->ncuv", D_hat, X_hat), s=shape)
+    return Ax.reshape(M * H * W, -1).numpy().T
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_digits()
+    return (d.data / 16).astype(np.float32), d.target
+
+
+# --------------------------------------------------------------- the solver
+@pytest.mark.parametrize("algorithm", ["admm", "fista"])
+@pytest.mark.parametrize("n_channels", [1, 2])
+def test_solver_matches_dense_lasso(n_channels, algorithm):
+    rng = np.random.RandomState(0)
+    H = W = 6
+    filters = rng.randn(3, n_channels, 3, 3)
+    image = rng.randn(n_channels, H, W)
+    A = _dense_circular_operator(filters, (H, W))
+    alpha = 0.3
+    n = A.shape[0]
+    lasso = Lasso(alpha=alpha / n, fit_intercept=False, tol=1e-12, max_iter=200_000)
+    lasso.fit(A, image.reshape(-1))
+    expected = 0.5 * np.sum((A @ lasso.coef_ - image.reshape(-1)) ** 2) + alpha * np.abs(
+        lasso.coef_
+    ).sum()
+
+    X = image.transpose(1, 2, 0)[None]
+    F = filters.transpose(0, 2, 3, 1)
+    codes, objective = conv_sparse_code(X, F, alpha, max_iter=20_000, tol=1e-12,
+                                        algorithm=algorithm, device="cpu")
+    assert codes.shape == (1, 3, H, W)
+    assert objective == pytest.approx(expected, rel=1e-6)
+    np.testing.assert_allclose(codes.reshape(-1), lasso.coef_, atol=1e-4)
+
+
+def test_fista_objective_decreases_with_iterations():
+    rng = np.random.RandomState(1)
+    S = torch.as_tensor(rng.randn(2, 1, 16, 16))
+    D = torch.as_tensor(rng.randn(4, 1, 4, 4))
+    values = [fista_cbpdn(S, D, 0.1, max_iter=k, tol=0)[1] for k in (1, 5, 20, 80)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+    X, obj, _ = fista_cbpdn(S, D, 0.1, max_iter=80, tol=0)
+    assert obj == pytest.approx(circular_objective(S, X, D, 0.1), rel=1e-8)
+    zero = circular_objective(S, torch.zeros_like(X), D, 0.1)
+    assert values[-1] < 0.5 * zero
+
+
+def test_fista_positive_and_float32():
+    rng = np.random.RandomState(2)
+    X = rng.rand(3, 12, 12).astype(np.float32)
+    codes, obj = conv_sparse_code(X, rng.randn(5, 3, 3), 0.05, positive=True, device="cpu")
+    assert codes.dtype == np.float32 and codes.min() >= 0 and np.isfinite(obj)
+    codes64, _, n_iter = conv_sparse_code(X.astype(np.float64), rng.randn(5, 3, 3), 0.05,
+                                          device="cpu", return_n_iter=True)
+    assert codes64.dtype == np.float64 and n_iter >= 1
+
+
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_admm_fused_cpu_kernels_match_torch_path(monkeypatch, dtype, positive):
+    rng = np.random.RandomState(4)
+    S = torch.as_tensor(rng.randn(3, 1, 12, 10), dtype=dtype)
+    D = torch.as_tensor(rng.randn(5, 1, 3, 3), dtype=dtype)
+    fused = admm_cbpdn(S, D, 0.2, max_iter=25, tol=0, positive=positive)
+    monkeypatch.setattr(_csc, "_fused", lambda tensor: False)
+    plain = admm_cbpdn(S, D, 0.2, max_iter=25, tol=0, positive=positive)
+    atol = 1e-4 if dtype == torch.float32 else 1e-10
+    np.testing.assert_allclose(fused[0].numpy(), plain[0].numpy(), atol=atol)
+    assert fused[1] == pytest.approx(plain[1], rel=10 * atol)
+    if positive:
+        assert float(fused[0].min()) >= 0
+
+
+def test_admm_reaches_fista_optimum_and_stops_on_tolerance():
+    rng = np.random.RandomState(5)
+    S = torch.as_tensor(rng.randn(2, 1, 16, 16))
+    D = torch.as_tensor(rng.randn(6, 1, 4, 4))
+    trace = []
+    X, obj, n_iter = admm_cbpdn(S, D, 0.1, max_iter=2000, tol=1e-6,
+                                callback=lambda k, value: trace.append(value))
+    _, fista_obj, _ = fista_cbpdn(S, D, 0.1, max_iter=5000, tol=1e-10)
+    assert n_iter < 2000 and len(trace) == n_iter
+    assert obj == pytest.approx(fista_obj, rel=1e-5)
+    assert obj == pytest.approx(circular_objective(S, X, D, 0.1), rel=1e-8)
+    assert trace[-1] == pytest.approx(obj)
+    # a non-contiguous warm start runs as its contiguous copy
+    X0 = X.transpose(2, 3).contiguous().transpose(2, 3)
+    assert not X0.is_contiguous()
+    warm = admm_cbpdn(S, D, 0.1, max_iter=5, tol=0, X0=X0)
+    assert warm[1] == admm_cbpdn(S, D, 0.1, max_iter=5, tol=0, X0=X.clone())[1]
+
+
+def test_solver_overflow_raises():
+    images = np.full((1, 8, 8), 3e38, dtype=np.float32)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        conv_sparse_code(images, np.ones((2, 3, 3), dtype=np.float32), 0.1, device="cpu")
+
+
+def test_fft_lipschitz_is_the_operator_norm():
+    rng = np.random.RandomState(3)
+    for C in (1, 3):
+        filters = rng.randn(4, C, 3, 3)
+        A = _dense_circular_operator(filters, (5, 5))
+        exact = np.linalg.norm(A, 2) ** 2
+        L = fft_lipschitz(fft_filters(torch.as_tensor(filters), (5, 5)))
+        assert L == pytest.approx(exact, rel=1e-8)
+
+
+@pytest.mark.parametrize(
+    "X, filters, match",
+    [
+        (np.ones((2, 8)), np.ones((3, 2, 2)), "dimensions"),
+        (np.full((1, 8, 8), np.nan), np.ones((3, 2, 2)), "NaN"),
+        (np.ones((1, 8, 8, 3)), np.ones((3, 2, 2)), "channel"),
+        (np.ones((1, 4, 4)), np.ones((3, 5, 5)), "do not fit"),
+    ],
+)
+def test_solver_bad_input(X, filters, match):
+    with pytest.raises(ValueError, match=match):
+        conv_sparse_code(X, filters, 0.1, device="cpu")
+    with pytest.raises(ValueError, match="alpha"):
+        conv_sparse_code(np.ones((1, 8, 8)), np.ones((2, 3, 3)), -1.0)
+    with pytest.raises(ValueError, match="algorithm"):
+        conv_sparse_code(np.ones((1, 8, 8)), np.ones((2, 3, 3)), 0.1, algorithm="ista")
+
+
+# --------------------------------------------------------------- the layers
+@pytest.mark.parametrize("in_size, stride", [((9,), 1), ((10,), 2), ((8, 8), 1), ((9, 7), 2)])
+def test_decoder_is_adjoint_of_encoder_correlation(in_size, stride):
+    torch.manual_seed(0)
+    layer = CSCLayer(3, 5, 3, stride, in_size, n_unrolled=1, alpha=0.1, positive=False).double()
+    A = layer.dictionary().detach()
+    z = torch.randn((2, 5) + layer.out_size, dtype=torch.float64)
+    x = torch.randn((2, 3) + in_size, dtype=torch.float64)
+    lhs = torch.sum(layer.synthesis(z, A) * x)
+    rhs = torch.sum(z * layer.analysis(x, A))
+    assert float(lhs) == pytest.approx(float(rhs), rel=1e-12)
+    assert layer.synthesis(z, A).shape == x.shape
+
+
+def test_power_iteration_matches_dense_norm():
+    torch.manual_seed(0)
+    layer = CSCLayer(2, 4, 3, 2, (8, 8), n_unrolled=1, alpha=0.1, positive=False).double()
+    A = layer.dictionary().detach()
+    n_in = 2 * 64
+    cols = [layer.synthesis(e.view((1, 4) + layer.out_size), A).reshape(-1)
+            for e in torch.eye(4 * 16, dtype=torch.float64)]
+    dense = torch.stack(cols, dim=1).numpy()
+    assert dense.shape == (n_in, 64)
+    L, _ = power_iteration(lambda v: layer.analysis(layer.synthesis(v, A), A),
+                           (1, 4) + layer.out_size, n_iter=300, dtype=torch.float64)
+    exact = np.linalg.norm(dense, 2) ** 2
+    # A Rayleigh quotient: a lower bound that converges to the norm.
+    assert exact * (1 - 1e-3) <= L <= exact * (1 + 1e-9)
+
+
+def test_unrolled_encoder_decreases_lasso_objective():
+    torch.manual_seed(0)
+    x = torch.randn(4, 1, 12, 12, dtype=torch.float64)
+    values = []
+    for n_iter in (0, 2, 10, 50):
+        layer = CSCLayer(1, 6, 3, 1, (12, 12), n_unrolled=n_iter, alpha=0.2, positive=False).double()
+        with torch.random.fork_rng():
+            torch.manual_seed(1)
+            layer.weight.data = torch.randn_like(layer.weight)
+        layer.update_lipschitz(100)
+        with torch.no_grad():
+            z = layer.encode(x)
+            x_hat = layer.decode(z)
+        values.append(float(0.5 * ((x_hat - x) ** 2).sum() + 0.2 * z.abs().sum()))
+    assert values[0] > values[1] > values[2] >= values[3] - 1e-9
+
+
+# ------------------------------------------------------------ the estimator
+def test_fit_transform_inverse_shapes_and_dtype(digits):
+    X, y = digits
+    model = ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), max_iter=2,
+                            device="cpu", random_state=0).fit(X[:200])
+    codes = model.transform(X[:10])
+    assert codes.shape == (10, 8 * 4 * 4) and codes.dtype == np.float32
+    assert model.code_shape_ == (8, 4, 4)
+    rec = model.inverse_transform(codes)
+    assert rec.shape == (10, 64) and rec.dtype == np.float32
+    assert [d.shape for d in model.dictionaries_] == [(4, 1, 3, 3), (8, 4, 3, 3)]
+    norms = np.linalg.norm(model.dictionaries_[0].reshape(4, -1), axis=1)
+    np.testing.assert_allclose(norms, 1.0, rtol=1e-5)
+    assert len(model.loss_curve_) == 2 and model.loss_curve_[1] < model.loss_curve_[0]
+
+
+def test_training_improves_reconstruction(digits):
+    X, _ = digits
+    kwargs = dict(n_filters=(8,), strides=(1,), image_shape=(8, 8), alpha=0.05,
+                  device="cpu", random_state=0)
+    model = ConvSparseCoder(max_iter=3, **kwargs).fit(X[:400])
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    untrained = ConvSparseCoder(max_iter=1, learning_rate=1e-12, **kwargs).fit(X[:400])
+    assert model.score(X[600:800]) > untrained.score(X[600:800])
+    assert model.score(X[600:800]) > -0.01  # MSE on unseen digits in [0, 1]
+
+
+def test_reproducible(digits):
+    X, _ = digits
+    kw = dict(n_filters=(4,), strides=(1,), image_shape=(8, 8), max_iter=1, device="cpu")
+    a = ConvSparseCoder(random_state=3, **kw).fit(X[:60]).transform(X[:5])
+    b = ConvSparseCoder(random_state=3, **kw).fit(X[:60]).transform(X[:5])
+    np.testing.assert_array_equal(a, b)
+
+
+def test_color_images_and_1d_signals():
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 6 * 6 * 3).astype(np.float32)
+    model = ConvSparseCoder(n_filters=(4, 6), image_shape=(6, 6, 3), max_iter=1,
+                            device="cpu", random_state=0).fit(X)
+    assert model.transform(X).shape == (40, 6 * 3 * 3)
+    assert model.dictionaries_[0].shape == (4, 3, 3, 3)
+    signals = ConvSparseCoder(max_iter=1, device="cpu", random_state=0).fit(rng.rand(30, 11))
+    assert signals.dictionaries_[0].shape == (32, 1, 3)
+    assert signals.transform(rng.rand(2, 11)).shape == (2, 64 * 6)
+
+
+def test_class_conditional_sampling(digits):
+    X, y = digits
+    model = ConvSparseCoder(n_filters=(8, 16), image_shape=(8, 8), max_iter=2,
+                            alpha=0.05, device="cpu", random_state=0).fit(X[:500], y[:500])
+    np.testing.assert_array_equal(model.classes_, np.arange(10))
+    samples = model.sample(30, y=3, random_state=0)
+    assert samples.shape == (30, 64)
+    # Samples of class 3 are closer to the real 3s than to any other class mean.
+    means = np.stack([X[:500][y[:500] == c].mean(0) for c in range(10)])
+    dist = ((samples.mean(0)[None] - means) ** 2).sum(1)
+    assert np.argmin(dist) == 3
+    mixed = model.sample(6, y=[0, 1, 2, 0, 1, 2], random_state=0)
+    assert mixed.shape == (6, 64)
+    np.testing.assert_array_equal(model.sample(5, random_state=1), model.sample(5, random_state=1))
+    with pytest.raises(ValueError, match="not a class seen in fit"):
+        model.sample(2, y=42)
+    with pytest.raises(ValueError, match="labels"):
+        model.sample(3, y=[0, 1])
+
+
+def test_sample_with_y_without_classes_raises(digits):
+    X, _ = digits
+    model = ConvSparseCoder(n_filters=(4,), strides=(1,), image_shape=(8, 8), max_iter=1,
+                            device="cpu", random_state=0).fit(X[:100])
+    assert model.sample(3, random_state=0).shape == (3, 64)
+    with pytest.raises(ValueError, match="fitted without y"):
+        model.sample(2, y=1)
+
+
+def test_ctrl_objective_trains_and_normalises(digits):
+    X, y = digits
+    model = ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), objective="ctrl",
+                            max_iter=1, batch_size=100, device="cpu",
+                            random_state=0).fit(X[:100], y[:100])
+    codes = model.transform(X[:20])
+    np.testing.assert_allclose(np.linalg.norm(codes, axis=1), 1.0, rtol=1e-4)
+    assert np.isfinite(model.loss_curve_).all()
+    assert model.sample(4, y=1, random_state=0).shape == (4, 64)
+    unsupervised = ConvSparseCoder(n_filters=(4,), strides=(1,), image_shape=(8, 8),
+                                   objective="ctrl", max_iter=1, batch_size=25,
+                                   device="cpu", random_state=0).fit(X[:50])
+    assert np.isfinite(unsupervised.loss_curve_).all()
+
+
+def test_pipeline_and_grid_search(digits):
+    X, _ = digits
+    pipe = make_pipeline(
+        ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), max_iter=1, device="cpu",
+                        random_state=0),
+        CoefficientPrior("gaussian", shrinkage="ledoit_wolf", random_state=0),
+    ).fit(X[:200])
+    assert pipe.sample(5, random_state=0).shape == (5, 64)
+    grid = GridSearchCV(
+        ConvSparseCoder(image_shape=(8, 8), max_iter=1, device="cpu", random_state=0),
+        {"alpha": [0.01, 1.0], "n_filters": [(4,), (4, 8)], "strides": [(1,)]},
+        cv=2,
+        error_score="raise",
+    )
+    # n_filters=(4, 8) with strides=(1,) is rejected with a clear message.
+    with pytest.raises(ValueError, match="strides"):
+        grid.fit(X[:100])
+    grid.set_params(param_grid={"alpha": [0.01, 1.0], "n_filters": [(4,), (8,)],
+                                "strides": [(1,)]}).fit(X[:100])
+    assert grid.best_params_["alpha"] == 0.01
+
+
+@pytest.mark.parametrize(
+    "params, X, match",
+    [
+        ({"image_shape": (8, 7)}, np.ones((5, 64)), "image_shape"),
+        ({"image_shape": (8, 8)}, np.full((5, 64), np.nan), "NaN"),
+        ({"strides": (1,)}, np.ones((5, 8)), "strides"),
+        ({"n_filters": (0, 2)}, np.ones((5, 8)), "n_filters"),
+        ({"objective": "gan"}, np.ones((5, 8)), "objective"),
+        ({"device": "tpu"}, np.ones((5, 8)), "device"),
+    ],
+)
+def test_bad_input(params, X, match):
+    with pytest.raises(ValueError, match=match):
+        ConvSparseCoder(max_iter=1, **params).fit(X)
+
+
+def test_inverse_transform_checks_code_size(digits):
+    X, _ = digits
+    model = ConvSparseCoder(n_filters=(4,), strides=(1,), image_shape=(8, 8), max_iter=1,
+                            device="cpu", random_state=0).fit(X[:50])
+    with pytest.raises(ValueError, match="codes with 256 features"):
+        model.inverse_transform(np.ones((2, 10)))
+
+
+def test_divergence_raises(digits):
+    X, _ = digits
+    with pytest.raises(FloatingPointError, match="diverged"):
+        ConvSparseCoder(n_filters=(4,), strides=(1,), image_shape=(8, 8), max_iter=1,
+                        device="cpu", random_state=0).fit(X[:64] * 1e30)
+
+
+# ------------------------------------------------------- real data (slow)
+def _needs_shared_data():
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not available")
+
+
+def _psnr(a, b):
+    return float(np.mean(10 * np.log10(1.0 / np.mean((a - b) ** 2, axis=1))))
+
+
+@pytest.mark.slow
+def test_cifar_regeneration_generalises_to_mnist():
+    _needs_shared_data()
+    from skspectral.datasets import fetch_mnist, load_images
+
+    X = load_images(SHARED_DATA / "cifar10" / "train_images_20k.npy", n_samples=1000).data
+    X_test = load_images(SHARED_DATA / "cifar10" / "test_images.npy", n_samples=200).data
+    digits = fetch_mnist(data_home=SHARED_DATA, subset="test", n_samples=200).data
+    digits = digits.reshape(200, 28, 28)
+    digits = np.repeat(np.pad(digits, ((0, 0), (2, 2), (2, 2)))[..., None], 3, axis=-1)
+    digits = digits.reshape(200, -1).astype(np.float32)
+    model = ConvSparseCoder(image_shape=(32, 32, 3), max_iter=1, device="cpu",
+                            random_state=0).fit(X)
+    cifar = _psnr(X_test, model.inverse_transform(model.transform(X_test)))
+    mnist = _psnr(digits, model.inverse_transform(model.transform(digits)))
+    # One short epoch: 18.8 dB with 3,000 images (docs/guide/conv.rst).
+    assert cifar > 14.0
+    # The autoencoder generalises to a dataset it never saw: no large gap.
+    assert mnist > cifar - 3.0
+
+
+@pytest.mark.slow
+def test_ctrl_codes_of_classes_are_more_orthogonal():
+    _needs_shared_data()
+    from skspectral.datasets import fetch_mnist
+
+    train = fetch_mnist(data_home=SHARED_DATA, n_samples=600)
+    test = fetch_mnist(data_home=SHARED_DATA, subset="test", n_samples=300)
+    model = ConvSparseCoder(n_filters=(8, 16), image_shape=(28, 28), objective="ctrl",
+                            alpha=0.05, learning_rate=0.02, max_iter=1, batch_size=100,
+                            device="cpu", random_state=0).fit(train.data, train.target)
+    Z = model.transform(test.data)
+    cos = np.abs(Z @ Z.T)
+    same = test.target[:, None] == test.target[None]
+    off = ~np.eye(len(Z), dtype=bool)
+    assert cos[same & off].mean() > 1.2 * cos[~same].mean()
+    labels = np.repeat(np.arange(10), 5)
+    assert model.sample(50, y=labels, random_state=0).shape == (50, 784)

@@ -119,7 +119,7 @@ class KSVDSuite:
         out = {}
         for name, max_iter in [("ksvd_10", 10), ("ksvd_30", 30)]:
             start = time.perf_counter()
-            model = SparseSupportMRF(256, K, max_iter=max_iter, random_state=0).fit(X)
+            model = SparseSupportMRF(256, n_nonzero_coefs=K, max_iter=max_iter, random_state=0).fit(X)
             out[name] = (time.perf_counter() - start, -model.score(X_test))
         start = time.perf_counter()
         mbdl = MiniBatchDictionaryLearning(n_components=256, batch_size=256, max_iter=10,
@@ -166,7 +166,7 @@ class SampleSuite:
     def setup_cache(self):
         from skspectral import SparseSupportMRF
 
-        model = SparseSupportMRF(256, K, random_state=0).fit(mnist(10_000))
+        model = SparseSupportMRF(256, n_nonzero_coefs=K, random_state=0).fit(mnist(10_000))
         model.sample(10, random_state=0)  # compile the sampling kernels
         return model
 

@@ -26,12 +26,39 @@ pixels), so the numbers are not official CIFAR-10 results.
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from skspectral._refiner._faults import low_pass, upsampling_grid
+from torch.nn import functional as F
 
 from skspectral import SpectrumRefiner
 from skspectral.datasets import load_images
 from skspectral.metrics import log_frequency_distance, psnr
 from skspectral.plotting import plot_image_grid, plot_log_spectrum, plot_radial_spectrum
+
+
+def upsampling_grid(images):
+    """x2 average-pool, then a x2 transposed convolution with a 3x3 kernel.
+
+    With stride 2 the taps of ``(0.6, 1, 0.6) / 1.1`` overlap unevenly, which
+    draws the checkerboard grid of transposed-convolution generators (Odena
+    et al., "Deconvolution and Checkerboard Artifacts", 2016).
+    """
+    x = torch.as_tensor(np.asarray(images, dtype=np.float64)).permute(0, 3, 1, 2)
+    n_channels = x.shape[1]
+    taps = torch.tensor([0.6, 1.0, 0.6], dtype=x.dtype) / 1.1
+    kernel = torch.outer(taps, taps).expand(n_channels, 1, 3, 3).contiguous()
+    up = F.conv_transpose2d(F.avg_pool2d(x, 2), kernel, stride=2, padding=1,
+                            output_padding=1, groups=n_channels)
+    return up.permute(0, 2, 3, 1).numpy()
+
+
+def low_pass(images, sigma=1.0):
+    """Gaussian low-pass in the Fourier domain (periodic), ``sigma`` in pixels."""
+    x = np.asarray(images, dtype=np.float64)
+    fy = np.fft.fftfreq(x.shape[1])[:, None]
+    fx = np.fft.fftfreq(x.shape[2])[None, :]
+    transfer = np.exp(-2.0 * (np.pi * sigma) ** 2 * (fy**2 + fx**2))
+    return np.fft.ifft2(np.fft.fft2(x, axes=(1, 2)) * transfer[None, :, :, None],
+                        axes=(1, 2)).real
+
 
 torch.set_num_threads(1)  # tiny networks: one thread is fastest on a shared machine
 shape = (32, 32, 3)

@@ -18,11 +18,13 @@ from ._fft import (
 )
 from ._jit import jit, numba_enabled, prange
 from ._linalg import safe_cholesky
-from ._random import init_parameters, randn, seed_from, torch_generator
+from ._random import Conv2d, Linear, init_parameters, randn, seed_from, torch_generator
 from ._threads import n_threads, threads
 from ._torch import FLOAT_DTYPES, as_numpy, as_tensor, numpy_dtype, torch_dtype
 
 __all__ = [
+    "Conv2d",
+    "Linear",
     "DEFAULT_CHUNK",
     "DEVICE_CONSTRAINT",
     "FLOAT_DTYPES",

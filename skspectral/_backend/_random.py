@@ -60,6 +60,24 @@ def init_parameters(module, generator):
     return module
 
 
+class Linear(torch.nn.Linear):
+    """:class:`torch.nn.Linear` whose construction draws nothing from the global RNG.
+
+    Its weights are left for :func:`init_parameters` to draw from a local
+    generator (until then they are uninitialised memory).
+    """
+
+    def reset_parameters(self):
+        pass
+
+
+class Conv2d(torch.nn.Conv2d):
+    """:class:`torch.nn.Conv2d` whose construction draws nothing from the global RNG."""
+
+    def reset_parameters(self):
+        pass
+
+
 def _uniform(shape, bound, generator, like):
     values = torch.rand(shape, generator=generator, dtype=like.dtype) * (2 * bound) - bound
     return values.to(like.device)

@@ -23,6 +23,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._backend import (
+    Conv2d,
+    Linear,
     init_parameters,
     log_magnitude_spectrum,
     radial_frequency_rings,
@@ -61,9 +63,9 @@ class Translator(nn.Module):
     def __init__(self, n_channels, n_filters, shape):
         super().__init__()
         self.register_buffer("coords", frequency_coordinates(*shape))
-        self.enc1 = nn.Conv2d(n_channels + 3, n_filters, 3, padding=1)
-        self.enc2 = nn.Conv2d(n_filters, n_filters, 3, padding=1)
-        self.dec = nn.Conv2d(n_filters, n_channels, 3, padding=1)
+        self.enc1 = Conv2d(n_channels + 3, n_filters, 3, padding=1)
+        self.enc2 = Conv2d(n_filters, n_filters, 3, padding=1)
+        self.dec = Conv2d(n_filters, n_channels, 3, padding=1)
 
     def features(self, z):
         coords = self.coords.to(z.dtype).expand(z.shape[0], -1, -1, -1)
@@ -83,11 +85,11 @@ class Discriminator(nn.Module):
     def __init__(self, n_channels, n_filters):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(n_channels, n_filters, 4, stride=2, padding=1),
+            Conv2d(n_channels, n_filters, 4, stride=2, padding=1),
             nn.LeakyReLU(0.2),
-            nn.Conv2d(n_filters, 2 * n_filters, 4, stride=2, padding=1),
+            Conv2d(n_filters, 2 * n_filters, 4, stride=2, padding=1),
             nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * n_filters, 1, 3, padding=1),
+            Conv2d(2 * n_filters, 1, 3, padding=1),
         )
 
     def forward(self, z):
@@ -100,7 +102,7 @@ class PatchNCEHead(nn.Module):
     def __init__(self, n_filters, n_layers, n_out=64):
         super().__init__()
         self.mlps = nn.ModuleList(
-            nn.Sequential(nn.Linear(n_filters, n_out), nn.ReLU(), nn.Linear(n_out, n_out))
+            nn.Sequential(Linear(n_filters, n_out), nn.ReLU(), Linear(n_out, n_out))
             for _ in range(n_layers)
         )
 

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._backend import Linear
+
 
 class Modulation(torch.nn.Module):
     """MLP over the normalised position, giving (dA, df, dphi) for every atom.
@@ -13,7 +15,8 @@ class Modulation(torch.nn.Module):
     The position enters through fixed Fourier features (geometric
     frequencies from one cycle per signal to Nyquist) so that a small network
     can express drifts at every scale, not only the slow ones a plain MLP of
-    ``t`` is biased towards.
+    ``t`` is biased towards. Its layers are drawn by
+    :func:`~skspectral._backend.init_parameters` from the fit's generator.
     """
 
     def __init__(self, n_atoms, width, length, n_encoding=16):
@@ -23,11 +26,11 @@ class Modulation(torch.nn.Module):
         self.register_buffer("enc_freqs", torch.tensor(freqs, dtype=torch.float32))
         self.n_atoms = n_atoms
         self.net = torch.nn.Sequential(
-            torch.nn.Linear(2 * n_encoding + 1, width),
+            Linear(2 * n_encoding + 1, width),
             torch.nn.SiLU(),
-            torch.nn.Linear(width, width),
+            Linear(width, width),
             torch.nn.SiLU(),
-            torch.nn.Linear(width, 3 * n_atoms),
+            Linear(width, 3 * n_atoms),
         )
 
     def start_as_pure_sinusoids(self):

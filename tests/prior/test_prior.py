@@ -104,3 +104,70 @@ def test_bad_parameters_are_named(codes, params, match):
 def test_bad_n_samples(codes, n_samples):
     with pytest.raises(ValueError, match="n_samples"):
         CoefficientPrior().fit(codes).sample(n_samples)
+
+
+# ------------------------------------------------- class-conditional priors
+def test_class_conditional_prior_samples_each_class():
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(-5, 1, (300, 2)), rng.normal(5, 1, (300, 2))])
+    y = np.repeat(["left", "right"], 300)
+    prior = CoefficientPrior("gaussian", random_state=0).fit(X, y)
+    np.testing.assert_array_equal(prior.classes_, ["left", "right"])
+    np.testing.assert_allclose(prior.class_weights_, [0.5, 0.5])
+    assert prior.sample(200, y="right", random_state=0)[:, 0].min() > 0
+    assert prior.sample(200, y="left", random_state=0)[:, 0].max() < 0
+    both = prior.sample(1000, random_state=0)
+    assert 0.4 < (both[:, 0] > 0).mean() < 0.6
+    # The class-conditional prior is the mixture of its classes.
+    weights, means, _ = prior.get_mixture()
+    np.testing.assert_allclose(weights, [0.5, 0.5])
+    np.testing.assert_allclose(means[:, 0], [-5, 5], atol=0.2)
+    assert prior.score(X) > CoefficientPrior("gaussian").fit(X).score(X) + 1.0
+
+
+@pytest.mark.parametrize("y, match", [
+    (np.r_[np.zeros(99), 1.0], "at least 2 samples"),
+    (np.r_[np.zeros(99), np.nan], "NaN"),
+    (np.zeros(50), "one label per sample"),
+])
+def test_bad_labels_are_named(codes, y, match):
+    with pytest.raises(ValueError, match=match):
+        CoefficientPrior().fit(codes[:100], y)
+
+
+def test_pca_dim_fits_a_low_rank_density(codes):
+    wide = np.hstack([codes, codes @ np.random.RandomState(1).randn(3, 40)])
+    prior = CoefficientPrior("gaussian", pca_dim=3, random_state=0).fit(wide)
+    draws = prior.sample(4000, random_state=0)
+    assert draws.shape == (4000, 43)
+    # Draws live in the 3-D subspace spanned by the codes, with their covariance.
+    assert np.linalg.matrix_rank(draws - draws.mean(0), tol=1e-6) == 3
+    np.testing.assert_allclose(np.cov(draws[:, :3].T), np.cov(codes.T), atol=0.2)
+    _, means, covariances = prior.get_mixture()
+    assert covariances.shape == (1, 43, 43)
+    np.testing.assert_allclose(means[0], wide.mean(0), atol=1e-10)
+
+
+def test_sparse_support_prior_draws_sparse_codes_with_supports():
+    rng = np.random.RandomState(0)
+    codes = np.zeros((400, 12))
+    for row in codes:
+        atoms = rng.choice(12, 3, replace=False)
+        row[atoms] = rng.uniform(0.5, 2.0, 3) * rng.choice([-1, 1], 3)
+    prior = CoefficientPrior("sparse_support", burn_in=5, random_state=0).fit(codes)
+    assert prior.support_marginals_.shape == (24,)
+    assert prior.support_pairwise_.shape == (24, 24)
+    draws, supports = prior.sample(50, random_state=0, return_supports=True)
+    assert draws.shape == (50, 12) and supports.shape == (50, 3)
+    assert (np.count_nonzero(draws, axis=1) <= 3).all()
+    signs = np.where(supports >= 12, -1.0, 1.0)
+    atoms = supports % 12
+    values = np.take_along_axis(draws, atoms, axis=1)
+    assert np.all(values * signs >= 0)
+    np.testing.assert_array_equal(draws, prior.sample(50, random_state=0))
+    with pytest.raises(ValueError, match="no tractable density"):
+        prior.score(codes)
+    with pytest.raises(ValueError, match="return_supports"):
+        CoefficientPrior().fit(codes).sample(2, return_supports=True)
+    with pytest.raises(ValueError, match="pca_dim"):
+        CoefficientPrior("sparse_support", pca_dim=2).fit(codes)

@@ -422,7 +422,7 @@ def test_mnist_samples_are_confident_digits():
 
     train, test = _mnist(10_000), _mnist(2_000, "test")
     clf = LogisticRegression(max_iter=300).fit(train.data, train.target)
-    model = SparseSupportMRF(256, 10, random_state=0).fit(train.data)
+    model = SparseSupportMRF(256, n_nonzero_coefs=10, random_state=0).fit(train.data)
     samples = model.sample(1000, random_state=0)
     # Figure 1 baseline: random supports, coefficients with the same statistics.
     rng = np.random.RandomState(0)

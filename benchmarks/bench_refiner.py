@@ -25,9 +25,9 @@ class ProfileSuite:
 
     ``time_fft_roundtrip`` is the floor: three batched FFTs (the refiner's
     two forward passes and one inverse) over the same images, measured in
-    the same run. Timed in CPU seconds of this process (``process_time``):
-    on a machine shared with other jobs, wall-clock time mostly measures
-    the other jobs.
+    the same run. Timed in CPU seconds of this process (``process_time``),
+    which concurrent load on the machine does not inflate as it does
+    wall-clock time.
     """
 
     timer = time.process_time

@@ -10,7 +10,7 @@ from ._data import cifar10, mnist
 
 
 class FitMNISTSuite:
-    """The defaults (K=256, 10 epochs) on 10,000 MNIST images; bar: < 120 s on 2 cores."""
+    """Fit time of the defaults (K=256, 10 epochs) on 10,000 MNIST images."""
 
     timeout = 600
     number = 1
@@ -25,7 +25,7 @@ class FitMNISTSuite:
 
 
 class QualityMNISTSuite:
-    """Held-out MSE of transform + inverse_transform over PCA's, same K (bar: <= 1.25)."""
+    """Held-out MSE of transform + inverse_transform divided by PCA's at the same K."""
 
     params = [64, 256]
     param_names = ["n_atoms"]

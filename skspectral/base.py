@@ -220,8 +220,8 @@ def train_epochs(step, n_samples, *, max_iter, batch_size, generator, name, verb
         Mean loss of each epoch run (weighted by batch size).
     """
     loss_curve = []
-    bar = epoch_progress(max_iter, verbose, name)
-    for epoch in bar:
+    progress = epoch_progress(max_iter, verbose, name)
+    for epoch in progress:
         order = torch.randperm(n_samples, generator=generator)
         total, count = 0.0, 0
         for start in range(0, n_samples, batch_size):
@@ -234,7 +234,7 @@ def train_epochs(step, n_samples, *, max_iter, batch_size, generator, name, verb
             count += idx.numel()
         loss_curve.append(total / max(count, 1))
         if verbose:
-            bar.set_postfix(loss=f"{loss_curve[-1]:.5g}")
+            progress.set_postfix(loss=f"{loss_curve[-1]:.5g}")
         if tol is not None and _converged(loss_curve, tol):
             break
     return loss_curve

@@ -58,6 +58,13 @@ def _draw_slot(state, slot, log_unary, log_pair, n_atoms, u, scores):
     return n_signed - 1
 
 
+@jit(inline="always")
+def _sweep(state, log_unary, log_pair, n_atoms, uniforms, scores):
+    """One Gibbs sweep: re-draw every slot given the others, in order."""
+    for t in range(state.shape[0]):
+        state[t] = _draw_slot(state, t, log_unary, log_pair, n_atoms, uniforms[t], scores)
+
+
 @jit(parallel=True)
 def gibbs_supports(log_unary, log_pair, n_atoms, k, burn_in, thin, uniforms, init, out):
     """Run ``out.shape[0]`` Gibbs chains over k-subsets of signed atoms.
@@ -81,15 +88,11 @@ def gibbs_supports(log_unary, log_pair, n_atoms, k, burn_in, thin, uniforms, ini
                                       uniforms[c, 0, t], scores)
         sweep = 1
         for _ in range(burn_in):
-            for t in range(k):
-                state[t] = _draw_slot(state, t, log_unary, log_pair, n_atoms,
-                                      uniforms[c, sweep, t], scores)
+            _sweep(state, log_unary, log_pair, n_atoms, uniforms[c, sweep], scores)
             sweep += 1
         for d in range(n_draws):
             for _ in range(thin):
-                for t in range(k):
-                    state[t] = _draw_slot(state, t, log_unary, log_pair, n_atoms,
-                                          uniforms[c, sweep, t], scores)
+                _sweep(state, log_unary, log_pair, n_atoms, uniforms[c, sweep], scores)
                 sweep += 1
             for t in range(k):
                 out[c, d, t] = state[t]

@@ -41,7 +41,3 @@ def to_image_batch(X, image_shape=None, *, dtype=np.float64, name="X"):
     H, W, C = check_image_shape(tuple(image_shape), flat.shape[1])
     return flat.reshape(-1, H, W, C).transpose(0, 3, 1, 2)
 
-
-def from_image_batch(images):
-    """Inverse of :func:`to_image_batch`: ``(n, C, H, W)`` -> ``(n, H * W * C)``."""
-    return images.transpose(0, 2, 3, 1).reshape(images.shape[0], -1)

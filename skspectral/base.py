@@ -354,13 +354,18 @@ class GenerativeMixin:
             Seed of this draw; None uses the estimator's ``random_state``.
         **params : dict
             Options of the estimator's own (see its ``_sample_params``):
-            ``frequency_gain`` for :class:`~skspectral.SpectralDictionary`,
-            ``return_supports`` for :class:`~skspectral.SparseSupportMRF`.
+            ``frequency_gain`` for :class:`~skspectral.SpectralDictionary`
+            (per-atom gains, as in its ``inverse_transform``);
+            ``return_supports`` for :class:`~skspectral.SparseSupportMRF` and
+            ``CoefficientPrior("sparse_support")`` (also return the drawn
+            supports of signed atoms).
 
         Returns
         -------
         X : ndarray of shape (n_samples, n_features)
             The samples, in the dtype seen in ``fit``.
+        supports : ndarray of shape (n_samples, k)
+            Only with ``return_supports=True``.
         """
         check_is_fitted(self)
         n_samples = check_n_samples(n_samples)

@@ -8,6 +8,8 @@ frequency in the middle, as :func:`numpy.fft.fftshift` puts it).
 import numpy as np
 import torch
 
+from ._batches import iter_batches
+
 #: Added to magnitudes before the log so that empty frequencies stay finite.
 LOG_EPS = 1e-8
 
@@ -45,6 +47,17 @@ def sum_log_magnitude(images, offset=LOG_EPS, centred=False):
     """Sum over the batch of ``log(|FFT2(x)| + offset)``, accumulated in float64: (C, H, W)."""
     _, log_spec = log_magnitude_spectrum(images, offset, centred)
     return log_spec.sum(dim=0, dtype=torch.float64)
+
+
+def mean_log_magnitude(images, batch_size, offset=LOG_EPS, centred=False):
+    """Mean over images of ``log(|FFT2| + offset)``, batched, in float64: (C, H, W).
+
+    Memory stays bounded by one batch of spectra however many images there are.
+    """
+    total = torch.zeros(images.shape[1:], dtype=torch.float64, device=images.device)
+    for batch in iter_batches(images.shape[0], batch_size):
+        total += sum_log_magnitude(images[batch], offset, centred)
+    return total / images.shape[0]
 
 
 def radial_frequency_rings(H, W, centred=False):

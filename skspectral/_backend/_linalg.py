@@ -45,34 +45,38 @@ def safe_cholesky(matrix, jitter=0.0):
     return _cholesky_numpy(np.asarray(matrix, dtype=np.float64), float(jitter))
 
 
-def _relative_floor(scale, float32):
-    return (1e-6 if float32 else 1e-10) * max(scale, np.finfo(np.float64).tiny)
+def _next_jitter(jitter, attempt, mean_diagonal, float32):
+    # Tenfold the jitter plus a floor relative to the mean diagonal, so that a
+    # zero starting jitter still grows. Computed only after a failure: the
+    # mean diagonal of a GPU tensor costs a device synchronisation.
+    floor = (1e-6 if float32 else 1e-10) * max(mean_diagonal, np.finfo(np.float64).tiny)
+    return 10.0 * jitter + floor * 10.0**attempt
+
+
+def _not_positive_definite(jitter):
+    return np.linalg.LinAlgError(
+        "The matrix is not positive definite, even with a diagonal jitter of "
+        f"{jitter:.3g}; check it for non-finite values."
+    )
 
 
 def _cholesky_numpy(matrix, jitter):
-    floor = _relative_floor(float(np.mean(np.diag(matrix))) if matrix.size else 1.0, False)
     eye = np.eye(len(matrix))
     for attempt in range(_MAX_TRIES):
         try:
             return np.linalg.cholesky(matrix + jitter * eye if jitter else matrix)
         except np.linalg.LinAlgError:
-            jitter = 10.0 * jitter + floor * 10.0**attempt
-    raise np.linalg.LinAlgError(
-        "The matrix is not positive definite, even with a diagonal jitter of "
-        f"{jitter:.3g}; check it for non-finite values."
-    )
+            mean_diagonal = float(np.mean(np.diag(matrix))) if matrix.size else 1.0
+            jitter = _next_jitter(jitter, attempt, mean_diagonal, False)
+    raise _not_positive_definite(jitter)
 
 
 def _cholesky_torch(matrix, jitter):
-    scale = float(matrix.detach().diagonal().mean()) if matrix.numel() else 1.0
-    floor = _relative_floor(scale, matrix.dtype == torch.float32)
     eye = torch.eye(matrix.shape[0], dtype=matrix.dtype, device=matrix.device)
     for attempt in range(_MAX_TRIES):
         chol, info = torch.linalg.cholesky_ex(matrix + jitter * eye)
         if int(info) == 0:
             return chol
-        jitter = 10.0 * jitter + floor * 10.0**attempt
-    raise np.linalg.LinAlgError(
-        "The matrix is not positive definite, even with a diagonal jitter of "
-        f"{jitter:.3g}; check it for non-finite values."
-    )
+        mean_diagonal = float(matrix.detach().diagonal().mean()) if matrix.numel() else 1.0
+        jitter = _next_jitter(jitter, attempt, mean_diagonal, matrix.dtype == torch.float32)
+    raise _not_positive_definite(jitter)

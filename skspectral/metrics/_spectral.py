@@ -9,19 +9,16 @@ float64 on batches of FFTs.
 import numpy as np
 import torch
 
-from .._backend import iter_batches, radial_frequency_rings, sum_log_magnitude
+from .._backend import iter_batches, mean_log_magnitude, radial_frequency_rings
 from ._image import to_image_batch
 
 _CHUNK = 1024  # images per FFT batch: bounds memory on large sets
 
 
-def _centred_log_magnitude_sum(images):
-    """Sum over images of fftshift(log(1 + |FFT2|)), per channel: (C, H, W)."""
-    total = np.zeros(images.shape[1:], dtype=np.float64)
-    for batch in iter_batches(images.shape[0], _CHUNK):
-        tensor = torch.from_numpy(np.ascontiguousarray(images[batch], dtype=np.float64))
-        total += sum_log_magnitude(tensor, offset=1.0, centred=True).numpy()
-    return total
+def _mean_centred_log_spectrum(images):
+    """Mean over images of fftshift(log(1 + |FFT2|)), per channel: (C, H, W)."""
+    tensor = torch.from_numpy(np.asarray(images, dtype=np.float64))
+    return mean_log_magnitude(tensor, _CHUNK, offset=1.0, centred=True).numpy()
 
 
 def mean_log_spectrum(X, image_shape=None):
@@ -48,7 +45,7 @@ def mean_log_spectrum(X, image_shape=None):
            [0.        , 1.60943791]])
     """
     images = to_image_batch(X, image_shape)
-    return _centred_log_magnitude_sum(images) / images.shape[0]
+    return _mean_centred_log_spectrum(images)
 
 
 def log_frequency_distance(X_a, X_b, image_shape=None):
@@ -97,8 +94,7 @@ def log_frequency_distance(X_a, X_b, image_shape=None):
     images_a = to_image_batch(X_a, image_shape, name="X_a")
     images_b = to_image_batch(X_b, image_shape, name="X_b")
     _check_same_shape(images_a, images_b, "X_a", "X_b")
-    diff = _centred_log_magnitude_sum(images_a) / images_a.shape[0]
-    diff -= _centred_log_magnitude_sum(images_b) / images_b.shape[0]
+    diff = _mean_centred_log_spectrum(images_a) - _mean_centred_log_spectrum(images_b)
     return float(np.log(np.sum(diff**2) + 1.0))
 
 

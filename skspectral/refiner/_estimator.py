@@ -15,13 +15,14 @@ from .._backend import (
     as_numpy,
     as_tensor,
     iter_batches,
+    mean_log_magnitude,
     torch_dtype,
     torch_generator,
 )
 from ..base import DeviceMixin
 from ..utils import check_image_shape
 from . import _stig
-from ._profile import mean_log_magnitude, refine_profile
+from ._profile import refine_profile
 
 
 class SpectrumRefiner(DeviceMixin, TransformerMixin, BaseEstimator):

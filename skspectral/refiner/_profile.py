@@ -2,16 +2,7 @@
 
 import torch
 
-from .._backend import apply_spectral_gain, iter_batches, sum_log_magnitude
-
-
-def mean_log_magnitude(images, batch_size):
-    """Mean ``log(|FFT2| + eps)`` over a (n, C, H, W) tensor, in float64: (C, H, W)."""
-    total = None
-    for batch in iter_batches(images.shape[0], batch_size):
-        part = sum_log_magnitude(images[batch])
-        total = part if total is None else total + part
-    return total / images.shape[0]
+from .._backend import apply_spectral_gain, iter_batches, mean_log_magnitude
 
 
 def refine_profile(images, real_log_magnitude, strength, batch_size, generated_log_magnitude=None):

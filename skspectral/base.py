@@ -460,14 +460,20 @@ class BaseDictionaryModel(
         params = prior.get_params()
         if "random_state" in params and params["random_state"] is None:
             prior.set_params(random_state=seed_from(rng))
-        self.prior_ = prior.fit(codes, y) if y is not None else prior.fit(codes)
+        self.prior_ = prior.fit(codes, y)
         self.classes_ = getattr(self.prior_, "classes_", None)
         return self.prior_
 
     def _sample(self, n_samples, y, rng):
-        kwargs = {} if y is None else {"y": y}
-        codes = self.prior_.sample(n_samples, random_state=rng, **kwargs)
-        return self._decode(self._sampled_codes(self._check_codes(codes)))
+        codes = self._check_codes(self._draw_prior_codes(n_samples, y, rng))
+        return self._decode(self._sampled_codes(codes))
+
+    def _draw_prior_codes(self, n_samples, y, rng, **options):
+        """``prior_.sample``, passing ``y`` only when given (a prior fitted
+        without labels need not accept it)."""
+        if y is not None:
+            options["y"] = y
+        return self.prior_.sample(n_samples, random_state=rng, **options)
 
     def _sampled_codes(self, codes):
         """Map codes drawn from the prior onto what the decoder expects (identity)."""

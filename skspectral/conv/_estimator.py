@@ -284,12 +284,11 @@ class ConvSparseCoder(BaseDictionaryModel):
     def _train(self, X, y, generator, device):
         net = self._net
         X_t = self._to_signals(X, device)
+        enc_opt = torch.optim.Adam(net.encoder_parameters(), lr=self.learning_rate)
+        dec_opt = None
         if self.objective == "ctrl":
             self._init_decoder_scale(net, X_t[: self.batch_size])
-            enc_opt = torch.optim.Adam(net.encoder_parameters(), lr=self.learning_rate)
             dec_opt = torch.optim.Adam(net.decoder_parameters(), lr=self.learning_rate)
-        else:
-            enc_opt = torch.optim.Adam(net.encoder_parameters(), lr=self.learning_rate)
 
         def step(idx):
             xb = X_t[idx.to(device)]

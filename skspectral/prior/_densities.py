@@ -1,8 +1,9 @@
 """The densities behind CoefficientPrior, one small class per ``kind``.
 
 Each is fitted on the codes of one class (or of all images) and offers
-``sample(n, rng)``, ``score_samples(X)`` and, where the density is a finite
-Gaussian mixture, ``mixture()``. They wrap scikit-learn's estimators wherever
+``sample(n, rng)``, ``score_samples(X)`` and ``mixture()`` (weights, means,
+covariances of the density as a finite Gaussian mixture, or None where it is
+not one). They wrap scikit-learn's estimators wherever
 one exists; the sparse-support density is the Markov network and EM sampler
 of Vaksman & Elad (``_support``, ``_gibbs``).
 """
@@ -94,8 +95,7 @@ class MixtureDensity:
             reg_covar=self.reg_covar,
             random_state=self.random_state,
         ).fit(X)
-        weights, means, covariances = self.mixture()
-        self.chols = [safe_cholesky(c) for c in covariances]
+        self.chols = [safe_cholesky(c) for c in self.mixture()[2]]
         return self
 
     def mixture(self):
@@ -137,7 +137,8 @@ class KernelDensityEstimate:
         self.estimator = KernelDensity(kernel="gaussian", bandwidth=self.bandwidth).fit(X)
         return self
 
-    mixture = None
+    def mixture(self):
+        return None  # not a finite Gaussian mixture
 
     def sample(self, n, rng):
         return self.estimator.sample(n, random_state=rng)
@@ -170,7 +171,8 @@ class SparseSupportDensity:
         self.estimator = None
         return self
 
-    mixture = None
+    def mixture(self):
+        return None  # not a Gaussian mixture
 
     def sample_supports(self, n, rng):
         return _support.sample_codes(
@@ -216,14 +218,11 @@ class Projected:
         self.estimator = self.density.estimator
         return self
 
-    @property
     def mixture(self):
-        if self.density.mixture is None:
+        inner = self.density.mixture()
+        if inner is None:
             return None
-        return self._mixture
-
-    def _mixture(self):
-        weights, means, covariances = self.density.mixture()
+        weights, means, covariances = inner
         C = self.pca.components_
         means = means @ C + self.pca.mean_
         covariances = np.einsum("ia,kab,bj->kij", C.T, covariances, C)

@@ -214,7 +214,10 @@ class CoefficientPrior(GenerativeMixin, DensityMixin, BaseEstimator):
         if self.classes_ is None and self.pca_dim is None and self.kind in ("gaussian",
                                                                             "diagonal"):
             self.covariance_ = single.covariance
-        if self.kind == "sparse_support":
+        if self.kind == "sparse_support" and self.classes_ is None:
+            self.support_marginals_, self.support_pairwise_ = single.marginals, single.pairwise
+        elif self.kind == "sparse_support":
+            # Per-class densities hold per-class statistics; these are of all codes.
             self.support_marginals_, self.support_pairwise_ = support_statistics_of_codes(
                 X, self.smoothing
             )
@@ -241,9 +244,9 @@ class CoefficientPrior(GenerativeMixin, DensityMixin, BaseEstimator):
             Gaussian mixtures.
         """
         check_is_fitted(self)
-        if self._densities[0].mixture is None:
-            raise ValueError(f"get_mixture() is not defined for kind={self.kind!r}.")
         parts = [d.mixture() for d in self._densities]
+        if parts[0] is None:
+            raise ValueError(f"get_mixture() is not defined for kind={self.kind!r}.")
         class_weights = np.ones(1) if self.classes_ is None else self.class_weights_
         weights = np.concatenate([w * cw for (w, _, _), cw in zip(parts, class_weights)])
         means = np.concatenate([m for _, m, _ in parts])
@@ -297,39 +300,33 @@ class CoefficientPrior(GenerativeMixin, DensityMixin, BaseEstimator):
             )
         labels = draw_labels(self.classes_, self.class_weights_, n_samples, y, rng,
                              type(self).__name__)
-        draw = self._draw_with_supports if return_supports else self._draw
         if labels is None:
-            out = draw(self._densities[0], n_samples, rng)
+            groups = [(slice(None), n_samples, self._densities[0])]
         else:
-            parts = [(np.flatnonzero(labels == c), d) for c, d in zip(self.classes_,
-                                                                     self._densities)]
-            out = self._draw_classes(parts, n_samples, rng, draw)
-        if return_supports:
-            return out[0].astype(self._dtype, copy=False), out[1]
-        return out.astype(self._dtype, copy=False)
+            groups = [(idx, idx.size, density) for idx, density in
+                      zip((np.flatnonzero(labels == c) for c in self.classes_), self._densities)]
+        codes = np.empty((n_samples, self.n_features_in_))
+        supports = []
+        for idx, count, density in groups:
+            if not count:
+                continue
+            if return_supports:
+                values, drawn = density.sample_supports(count, rng)
+                supports.append((idx, drawn))
+            else:
+                values = density.sample(count, rng)
+            codes[idx] = values
+        codes = codes.astype(self._dtype, copy=False)
+        return (codes, self._gather_supports(supports, n_samples)) if return_supports else codes
 
     @staticmethod
-    def _draw(density, n, rng):
-        return density.sample(n, rng)
-
-    @staticmethod
-    def _draw_with_supports(density, n, rng):
-        return density.sample_supports(n, rng)
-
-    def _draw_classes(self, parts, n_samples, rng, draw):
-        drawn = [(idx, draw(density, idx.size, rng)) for idx, density in parts if idx.size]
-        if not isinstance(drawn[0][1], tuple):
-            out = np.empty((n_samples, self.n_features_in_))
-            for idx, values in drawn:
-                out[idx] = values
-            return out
-        codes = np.zeros((n_samples, self.n_features_in_))
-        width = max(values[1].shape[1] for _, values in drawn)
+    def _gather_supports(parts, n_samples):
+        # Classes can differ in support size: shorter supports end with -1 (no atom).
+        width = max(drawn.shape[1] for _, drawn in parts)
         supports = np.full((n_samples, width), -1, dtype=np.int64)
-        for idx, (c, s) in drawn:
-            codes[idx] = c
-            supports[idx, : s.shape[1]] = s
-        return codes, supports
+        for idx, drawn in parts:
+            supports[idx, : drawn.shape[1]] = drawn
+        return supports
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

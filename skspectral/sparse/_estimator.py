@@ -325,9 +325,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         ``(n_samples, n_nonzero_coefs_)``: the signed atoms of every sample
         (``m`` for ``+d_m``, ``m + n_atoms`` for ``-d_m``).
         """
-        kwargs = {} if y is None else {"y": y}
-        codes, supports = self.prior_.sample(n_samples, random_state=rng, return_supports=True,
-                                             **kwargs)
+        codes, supports = self._draw_prior_codes(n_samples, y, rng, return_supports=True)
         X = self._decode(codes.astype(self.components_.dtype, copy=False))
         if self.clip:
             np.clip(X, self.data_min_, self.data_max_, out=X)

@@ -264,8 +264,7 @@ class SpectralDictionary(BaseDictionaryModel):
         floor = max(1e-6 * float(np.mean(np.var(X, axis=0))), 1e-12)
         self.noise_variance_ = max(float(np.mean(residual.astype(np.float64) ** 2)), floor)
         self._fit_prior(codes, y, CoefficientPrior("gaussian"), rng)
-        self._prior_chols = self._mixture_cholesky()
-        self._cached_factors = None
+        self._store_prior_mixture()
         return self
 
     def _training_n_jobs(self, batch_size, n_features):
@@ -273,18 +272,17 @@ class SpectralDictionary(BaseDictionaryModel):
             return 1
         return self.n_jobs
 
-    def _mixture_cholesky(self):
-        # Factored once here: sample() and score() then cost GEMMs only.
-        mixture = self._prior_mixture()
-        if mixture is None:
-            return None
-        return [safe_cholesky(cov) for cov in mixture[2]]
-
-    def _prior_mixture(self):
+    def _store_prior_mixture(self):
+        # Read and factored once here: sample() and score() then cost GEMMs
+        # only. None for priors that are not Gaussian mixtures (kde, custom).
         try:
-            return self.prior_.get_mixture()
+            self._mixture = self.prior_.get_mixture()
         except (AttributeError, ValueError):
-            return None
+            self._mixture = None
+        self._prior_chols = (
+            None if self._mixture is None else [safe_cholesky(c) for c in self._mixture[2]]
+        )
+        self._cached_factors = None
 
     def _effective_n_atoms(self, n_features):
         if self.n_atoms > n_features:
@@ -504,9 +502,8 @@ class SpectralDictionary(BaseDictionaryModel):
         :meth:`inverse_transform`.
         """
         gains = None if frequency_gain is None else self._gains(frequency_gain)
-        if self._prior_chols is None or y is not None:
-            kwargs = {} if y is None else {"y": y}
-            codes = self._check_codes(self.prior_.sample(n_samples, random_state=rng, **kwargs))
+        if self._mixture is None or y is not None:
+            codes = self._check_codes(self._draw_prior_codes(n_samples, y, rng))
             return self._decode(codes if gains is None else codes * gains)
         return self._sample_mixture(n_samples, rng, gains)
 
@@ -514,7 +511,7 @@ class SpectralDictionary(BaseDictionaryModel):
         """Per component: ``L_k^T S`` and ``mean_ + mu_k S`` (atoms scaled by gains)."""
         if gains is None and getattr(self, "_cached_factors", None) is not None:
             return self._cached_factors
-        _, means, _ = self._prior_mixture()
+        _, means, _ = self._mixture
         dtype = self.components_.dtype
         S = self.components_.astype(np.float64)
         if gains is not None:
@@ -528,7 +525,7 @@ class SpectralDictionary(BaseDictionaryModel):
         return factors
 
     def _sample_mixture(self, n_samples, random_state, gains):
-        weights = self._prior_mixture()[0]
+        weights = self._mixture[0]
         factors = self._sampling_factors(gains)
         seed = seed_from(random_state)
         rng = np.random.default_rng(seed)
@@ -574,13 +571,13 @@ class SpectralDictionary(BaseDictionaryModel):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
-        if self._prior_chols is None:
+        if self._mixture is None:
             raise ValueError(
                 "score needs a Gaussian-mixture prior (one with get_mixture); "
                 f"prior_ is {type(self.prior_).__name__}."
             )
         return mixture_log_likelihood(
-            X, self.components_, self.mean_, self.noise_variance_, self._prior_mixture(),
+            X, self.components_, self.mean_, self.noise_variance_, self._mixture,
             self._prior_chols,
         )
 

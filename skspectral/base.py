@@ -13,7 +13,6 @@ then call :meth:`BaseDictionaryModel._fit_prior` on the training codes),
 check, tags, the device policy and pickling) comes from here.
 """
 
-import copy
 import math
 import warnings
 from numbers import Integral
@@ -26,19 +25,32 @@ from sklearn.base import (
     TransformerMixin,
     clone,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from tqdm.auto import tqdm
 
-from ._backend import FLOAT_DTYPES, resolve_device, seed_from
+from ._backend import (
+    DEFAULT_CHUNK,
+    FLOAT_DTYPES,
+    check_output_size,
+    iter_batches,
+    reject_bool_numbers,
+    resolve_device,
+    seed_from,
+)
+from .exceptions import InconsistentVersionWarning
 
 __all__ = [
     "BaseDictionaryModel",
     "DeviceMixin",
     "GenerativeMixin",
+    "StrictParamsMixin",
+    "PortableStateMixin",
     "check_finite_loss",
     "check_labels",
+    "check_loss_growth",
     "check_n_samples",
     "draw_labels",
     "epoch_progress",
@@ -95,7 +107,17 @@ def check_labels(y, n_samples):
         raise ValueError(f"y must have one label per sample ({n_samples}); got {y.shape[0]}.")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError("y contains NaN or infinity; class labels must be finite.")
-    classes, counts = np.unique(y, return_counts=True)
+    if y.dtype.kind == "O" and any(v is None or (isinstance(v, float) and v != v) for v in y):
+        raise ValueError("y contains None or NaN; every sample needs a class label.")
+    if y.dtype.kind == "c":
+        raise TypeError("y holds complex numbers; class labels must be ints or strings.")
+    try:
+        classes, counts = np.unique(y, return_counts=True)
+    except TypeError as exc:
+        raise TypeError(
+            "y mixes label types that cannot be ordered (e.g. ints and strings); "
+            "use one type for all class labels."
+        ) from exc
     if counts.min() < 2:
         raise ValueError(
             "Each class in y needs at least 2 samples to fit its density; class "
@@ -135,6 +157,21 @@ def draw_labels(classes, class_weights, n_samples, y, rng, owner):
     return labels
 
 
+class StrictParamsMixin:
+    """scikit-learn's parameter validation, also rejecting bools for numbers.
+
+    ``Interval(Integral, ...)`` lets ``True`` through (a bool is an int), so
+    ``n_atoms=True`` would fit one atom; every estimator here refuses it in
+    ``fit`` with scikit-learn's error class.
+    """
+
+    def _validate_params(self):
+        super()._validate_params()
+        reject_bool_numbers(
+            self.get_params(deep=False), self._parameter_constraints, type(self).__name__
+        )
+
+
 # ------------------------------------------------------------ training loop
 def epoch_progress(n_epochs, verbose, desc):
     """A tqdm progress bar over epochs, silent when ``verbose`` is 0.
@@ -148,7 +185,17 @@ def epoch_progress(n_epochs, verbose, desc):
     return tqdm(range(n_epochs), desc=desc, disable=not verbose, leave=verbose > 1)
 
 
-def check_finite_loss(loss, epoch, estimator_name):
+#: An epoch loss this many times the lowest one so far means the fit diverged.
+DIVERGENCE_GROWTH = 100.0
+
+
+def _lower_rate_hint(learning_rate):
+    now = "" if learning_rate is None else f" (now {learning_rate:g})"
+    return (f"Lower learning_rate{now}, scale the input to [0, 1], or check it for extreme "
+            "values.")
+
+
+def check_finite_loss(loss, epoch, estimator_name, learning_rate=None):
     """Raise a clear error when training diverges.
 
     Parameters
@@ -158,6 +205,8 @@ def check_finite_loss(loss, epoch, estimator_name):
     epoch : int
         The epoch it was computed at.
     estimator_name : str
+        Named in the message.
+    learning_rate : float or None, default=None
         Named in the message.
 
     Raises
@@ -176,19 +225,46 @@ def check_finite_loss(loss, epoch, estimator_name):
     if not math.isfinite(loss):
         raise FloatingPointError(
             f"{estimator_name} diverged: the training loss became {loss} at epoch "
-            f"{epoch}. Lower learning_rate, scale the input to [0, 1], or check it "
-            "for extreme values."
+            f"{epoch}. {_lower_rate_hint(learning_rate)}"
+        )
+
+
+def check_loss_growth(loss_curve, estimator_name, learning_rate=None):
+    """Raise when the epoch loss has grown by orders of magnitude.
+
+    A minimised loss that ends :data:`DIVERGENCE_GROWTH` times above its
+    lowest value has left any basin it was in: the steps are too large.
+
+    Examples
+    --------
+    >>> from skspectral.base import check_loss_growth
+    >>> check_loss_growth([1.0, 0.5, 0.4], "Model")
+    >>> check_loss_growth([1.0, 0.5, 80.0], "Model", learning_rate=10)
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: Model diverged: the training loss grew from 0.5 to 80 ...
+    """
+    lowest = min(loss_curve)
+    if lowest > 0 and loss_curve[-1] > DIVERGENCE_GROWTH * lowest:
+        raise FloatingPointError(
+            f"{estimator_name} diverged: the training loss grew from {lowest:.3g} to "
+            f"{loss_curve[-1]:.3g} (epoch {len(loss_curve) - 1}). "
+            f"{_lower_rate_hint(learning_rate)}"
         )
 
 
 def train_epochs(step, n_samples, *, max_iter, batch_size, generator, name, verbose=0,
-                 tol=None, min_batch_size=2):
+                 tol=None, min_batch_size=2, learning_rate=None, check_growth=True):
     """The mini-batch training loop of every gradient-trained estimator.
 
     Each epoch visits the samples in an order drawn from ``generator`` (a
     local :class:`torch.Generator`, so concurrent fits do not share state)
-    and calls ``step`` on each mini-batch; a non-finite loss raises
-    :class:`FloatingPointError` at once.
+    and calls ``step`` on each mini-batch. The loop is also the divergence
+    guard: a non-finite loss, a failed factorisation inside a step (the
+    parameters left the region where the model is defined) or, with
+    ``check_growth``, an epoch loss grown :data:`DIVERGENCE_GROWTH` times
+    above its lowest raise :class:`FloatingPointError` naming
+    ``learning_rate``.
 
     Parameters
     ----------
@@ -213,6 +289,11 @@ def train_epochs(step, n_samples, *, max_iter, batch_size, generator, name, verb
     min_batch_size : int, default=2
         A last batch smaller than this is skipped (a step on one sample has
         no spread for batch statistics or rate reduction).
+    learning_rate : float or None, default=None
+        The step size, named in divergence errors.
+    check_growth : bool, default=True
+        Whether a growing loss means divergence (False for objectives that
+        are not minimised, such as the value of a game).
 
     Returns
     -------
@@ -228,16 +309,28 @@ def train_epochs(step, n_samples, *, max_iter, batch_size, generator, name, verb
             idx = order[start : start + batch_size]
             if idx.numel() < min_batch_size and n_samples >= min_batch_size:
                 continue
-            loss = float(step(idx))
-            check_finite_loss(loss, epoch, name)
+            loss = _guarded_step(step, idx, epoch, name, learning_rate)
+            check_finite_loss(loss, epoch, name, learning_rate)
             total += loss * idx.numel()
             count += idx.numel()
         loss_curve.append(total / max(count, 1))
+        if check_growth:
+            check_loss_growth(loss_curve, name, learning_rate)
         if verbose:
             progress.set_postfix(loss=f"{loss_curve[-1]:.5g}")
         if tol is not None and _converged(loss_curve, tol):
             break
     return loss_curve
+
+
+def _guarded_step(step, idx, epoch, name, learning_rate):
+    try:
+        return float(step(idx))
+    except (torch.linalg.LinAlgError, np.linalg.LinAlgError) as exc:
+        raise FloatingPointError(
+            f"{name} diverged at epoch {epoch}: a factorisation failed ({exc}). "
+            f"{_lower_rate_hint(learning_rate)}"
+        ) from exc
 
 
 def _converged(loss_curve, tol):
@@ -247,15 +340,138 @@ def _converged(loss_curve, tol):
     return previous - current < tol * abs(previous)
 
 
+# -------------------------------------------------------------- persistence
+#: Key of the skspectral version in a saved estimator's state.
+_VERSION_KEY = "_skspectral_version"
+#: Key of the torch attributes, as NumPy arrays and strings, in a saved state.
+_TORCH_KEY = "_torch_state"
+
+
+def _running_version():
+    # Imported on use: skspectral/__init__.py imports this module before it
+    # defines __version__.
+    from . import __version__
+
+    return __version__
+
+
+def _tensor_to_array(tensor):
+    # A copy: the state is a snapshot, not a view of the live model.
+    return tensor.detach().cpu().numpy().copy()
+
+
+def _array_to_tensor(array):
+    # np.array copies: arrays read from a file may be read-only.
+    return torch.from_numpy(np.array(array))
+
+
+def _module_to_state(module):
+    """A torch module as NumPy arrays and builtins: its weights and its modes."""
+    return {
+        "state_dict": {k: _tensor_to_array(v) for k, v in module.state_dict().items()},
+        "frozen": [k for k, p in module.named_parameters() if not p.requires_grad],
+        "training": {k: m.training for k, m in module.named_modules()},
+    }
+
+
+def _load_module_state(module, saved):
+    """Put a state from :func:`_module_to_state` into a freshly built ``module``."""
+    tensors = {k: _array_to_tensor(v) for k, v in saved["state_dict"].items()}
+    # assign=True keeps the saved dtypes (a float64 fit stays float64).
+    module.load_state_dict(tensors, strict=True, assign=True)
+    frozen = set(saved["frozen"])
+    for name, parameter in module.named_parameters():
+        parameter.requires_grad_(name not in frozen)
+    training = saved["training"]
+    for name, submodule in module.named_modules():
+        submodule.training = bool(training.get(name, submodule.training))
+    return module
+
+
+class PortableStateMixin:
+    """Saved estimators: stamped with the version, free of torch objects.
+
+    ``__getstate__``, which pickle, joblib, :func:`copy.deepcopy` and skops
+    all use, replaces each torch attribute by NumPy arrays and builtins: a
+    tensor by an array, a module by its ``state_dict`` as arrays (plus which
+    parameters are frozen and which submodules train), a
+    :class:`torch.device` by its name. A saved estimator therefore holds
+    only types that skops can load without running code from the file, and
+    loads on a machine without the device it was fitted on.
+
+    The state also records the running ``skspectral.__version__``; loading
+    a state saved by another version (or by a version older than the stamp)
+    warns with :class:`~skspectral.exceptions.InconsistentVersionWarning`,
+    as scikit-learn does for its own estimators.
+
+    An estimator holding torch modules rebuilds them in
+    ``_new_module(name)``: an untrained module of the architecture of the
+    attribute ``name``, from the estimator's parameters and its other
+    fitted attributes (already restored when it is called).
+    """
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        torch_state = {"devices": {}, "tensors": {}, "modules": {}}
+        for name, value in list(state.items()):
+            if isinstance(value, torch.device):
+                torch_state["devices"][name] = str(state.pop(name))
+            elif isinstance(value, torch.Tensor):
+                torch_state["tensors"][name] = _tensor_to_array(state.pop(name))
+            elif isinstance(value, torch.nn.Module):
+                torch_state["modules"][name] = _module_to_state(state.pop(name))
+        if any(torch_state.values()):
+            state[_TORCH_KEY] = torch_state
+        state[_VERSION_KEY] = _running_version()
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        self._check_saved_version(state.pop(_VERSION_KEY, "pre-0.2.0"))
+        torch_state = state.pop(_TORCH_KEY, None)
+        super().__setstate__(state)
+        if torch_state is not None:
+            self._restore_torch_state(torch_state)
+
+    def _check_saved_version(self, saved_version):
+        current = _running_version()
+        if saved_version != current:
+            warnings.warn(
+                InconsistentVersionWarning(
+                    estimator_name=type(self).__name__,
+                    current_version=current,
+                    original_version=saved_version,
+                ),
+                stacklevel=3,
+            )
+
+    def _restore_torch_state(self, torch_state):
+        # Devices and tensors first: a module may be rebuilt from them.
+        for name, device in torch_state["devices"].items():
+            setattr(self, name, torch.device(device))
+        for name, array in torch_state["tensors"].items():
+            setattr(self, name, _array_to_tensor(array))
+        for name, saved in torch_state["modules"].items():
+            setattr(self, name, _load_module_state(self._new_module(name), saved))
+
+    def _new_module(self, name):
+        """An untrained module of the architecture of the fitted attribute ``name``."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not say how to rebuild its torch module "
+            f"{name!r}; implement _new_module."
+        )
+
+
 # ------------------------------------------------------------------- device
-class DeviceMixin:
+class DeviceMixin(PortableStateMixin):
     """The device policy: a fitted model keeps the device it was fitted on.
 
     ``fit`` resolves the ``device`` parameter once into ``device_``; later
     ``transform``, ``inverse_transform`` and ``sample`` run there, whatever
-    ``device`` says afterwards. :meth:`to` moves a fitted model. Pickles
-    hold CPU copies of the torch state, so a model fitted on a GPU loads on
-    a machine without one: it then keeps working on the CPU, with a warning.
+    ``device`` says afterwards. :meth:`to` moves a fitted model. Saved
+    models hold CPU copies of the torch state (see
+    :class:`PortableStateMixin`), so a model fitted on a GPU loads on a
+    machine without one: it then keeps working on the CPU, with a warning.
 
     Subclasses list in ``_device_attributes`` the fitted attributes (torch
     modules or tensors) that live on ``device_``.
@@ -299,17 +515,8 @@ class DeviceMixin:
                 setattr(self, name, value.to(device))
         self.device_ = device
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        device = state.get("device_")
-        if device is not None and device.type != "cpu":
-            state = dict(state)
-            for name in self._device_attributes:
-                if state.get(name) is not None:
-                    state[name] = copy.deepcopy(state[name]).to("cpu")
-        return state
-
     def __setstate__(self, state):
+        # The torch state comes back on the CPU; move it to device_ if present.
         super().__setstate__(state)
         device = getattr(self, "device_", None)
         if device is None or device.type == "cpu":
@@ -327,12 +534,26 @@ class DeviceMixin:
 
 
 # --------------------------------------------------------------- sampling
-class GenerativeMixin:
-    """``sample`` for every generative estimator, written once.
+#: Samples drawn after ``fit`` to check that the model samples sense.
+CHECK_DRAWS = 64
 
-    ``sample`` validates ``n_samples``, resolves the random state (the
-    call's, else the estimator's ``random_state``) and checks labels, then
-    calls the estimator's ``_sample(n_samples, y, rng, **params)``.
+#: Samples this many times wider than the data (in RMS) mean the fit diverged.
+SAMPLE_SPREAD_LIMIT = 10.0
+
+
+def _rms(A):
+    return float(np.sqrt(np.mean(np.square(A, dtype=np.float64))))
+
+
+class GenerativeMixin:
+    """``sample`` and ``iter_sample`` for every generative estimator, written once.
+
+    Both validate ``n_samples``, resolve the random state (the call's, else
+    the estimator's ``random_state``) and check labels, then call the
+    estimator's ``_sample(n_samples, y, rng, **params)`` on batches of at
+    most :data:`~skspectral._backend.DEFAULT_CHUNK` rows, so the memory a
+    draw needs beyond its output is that of one batch; an output larger than
+    the available memory is refused before anything is allocated.
     Estimator-specific options of ``sample`` are declared in
     ``_sample_params``.
     """
@@ -366,7 +587,64 @@ class GenerativeMixin:
             The samples, in the dtype seen in ``fit``.
         supports : ndarray of shape (n_samples, k)
             Only with ``return_supports=True``.
+
+        Raises
+        ------
+        OutputTooLargeError
+            (A :class:`MemoryError` and :class:`ValueError`.) If the samples
+            would not fit in the available memory; :meth:`iter_sample` then
+            streams them.
         """
+        n_samples, y, rng = self._check_sample_call(n_samples, y, random_state, params)
+        check_output_size(
+            n_samples, self._sample_width(), self._sample_dtype(),
+            what=f"{type(self).__name__}.sample(n_samples={n_samples})",
+            hint="Draw them in batches with iter_sample(n_samples, batch_size=...).",
+        )
+        if n_samples <= DEFAULT_CHUNK:
+            return self._sample(n_samples, y, rng, **params)
+        return _gather_batches(self._sample_batches(n_samples, DEFAULT_CHUNK, y, rng, params),
+                               n_samples)
+
+    def iter_sample(self, n_samples, *, batch_size=DEFAULT_CHUNK, y=None, random_state=None,
+                    **params):
+        """Draw ``n_samples`` samples as a stream of batches.
+
+        For draws too large to hold in memory at once: memory stays bounded
+        by one batch whatever ``n_samples`` is. The batches of one seeded
+        call concatenate to ``sample(n_samples, random_state=...)`` when
+        ``batch_size`` is the default.
+
+        Parameters
+        ----------
+        n_samples : int
+            Total number of samples, an int >= 1.
+        batch_size : int, default=4096
+            Samples per batch (the last one may be smaller).
+        y, random_state, **params
+            As in :meth:`sample`; ``y`` with one label per sample is split
+            along the batches.
+
+        Yields
+        ------
+        X : ndarray of shape (batch_size, n_features)
+            A batch of samples (a tuple with the supports when
+            ``return_supports=True``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skspectral import CoefficientPrior
+        >>> prior = CoefficientPrior("gaussian", random_state=0).fit(np.random.rand(20, 3))
+        >>> [batch.shape for batch in prior.iter_sample(5, batch_size=2)]
+        [(2, 3), (2, 3), (1, 3)]
+        """
+        n_samples, y, rng = self._check_sample_call(n_samples, y, random_state, params)
+        batch_size = check_n_samples(batch_size, name="batch_size")
+        # Validation above runs at the call; the draws run lazily.
+        return self._sample_batches(n_samples, batch_size, y, rng, params)
+
+    def _check_sample_call(self, n_samples, y, random_state, params):
         check_is_fitted(self)
         n_samples = check_n_samples(n_samples)
         unknown = set(params) - set(self._sample_params)
@@ -376,14 +654,51 @@ class GenerativeMixin:
                 f"{sorted(unknown)}; it takes y, random_state"
                 + "".join(f", {p}" for p in self._sample_params) + "."
             )
-        if y is not None and getattr(self, "classes_", None) is None:
-            draw_labels(None, None, n_samples, y, None, type(self).__name__)
+        if y is not None:
+            if getattr(self, "classes_", None) is None:
+                draw_labels(None, None, n_samples, y, None, type(self).__name__)
+            y = _check_sample_labels(y, n_samples)
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        return self._sample(n_samples, y, rng, **params)
+        return n_samples, y, rng
+
+    def _sample_batches(self, n_samples, batch_size, y, rng, params):
+        for batch in iter_batches(n_samples, batch_size):
+            labels = y if y is None or y.ndim == 0 else y[batch]
+            yield self._sample(batch.stop - batch.start, labels, rng, **params)
+
+    def _sample_width(self):
+        """Columns of one sample (for the output-size check)."""
+        return self.n_features_in_
+
+    def _sample_dtype(self):
+        return getattr(self, "_dtype", np.float64)
+
+
+def _check_sample_labels(y, n_samples):
+    labels = np.asarray(y)
+    if labels.ndim > 1 or (labels.ndim == 1 and labels.shape[0] != n_samples):
+        raise ValueError(
+            f"y must be one class label or {n_samples} labels; got shape {labels.shape}."
+        )
+    return labels
+
+
+def _gather_batches(batches, n_samples):
+    """Write a stream of batches (arrays, or tuples of arrays) into one output."""
+    out, start = None, 0
+    for batch in batches:
+        parts = batch if isinstance(batch, tuple) else (batch,)
+        if out is None:
+            out = tuple(np.empty((n_samples,) + p.shape[1:], dtype=p.dtype) for p in parts)
+        stop = start + parts[0].shape[0]
+        for target, part in zip(out, parts):
+            target[start:stop] = part
+        start = stop
+    return out if len(out) > 1 else out[0]
 
 
 class BaseDictionaryModel(
-    DeviceMixin, GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    StrictParamsMixin, DeviceMixin, GenerativeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
     """A generative model made of a dictionary (an encoder and a decoder) and a prior.
 
@@ -412,7 +727,7 @@ class BaseDictionaryModel(
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
-        return self._encode(X)
+        return self._map_rows(self._encode, X, self._n_codes, "transform")
 
     def inverse_transform(self, X):
         """Decode codes into flattened images.
@@ -427,7 +742,28 @@ class BaseDictionaryModel(
         X_new : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        return self._decode(self._check_codes(X))
+        return self._map_rows(self._decode, self._check_codes(X), self.n_features_in_,
+                              "inverse_transform")
+
+    def _map_rows(self, func, X, n_columns, method):
+        """``func`` over batches of rows of ``X``, into one output.
+
+        Memory beyond the output is that of one batch of
+        :data:`~skspectral._backend.DEFAULT_CHUNK` rows; an output larger
+        than the available memory is refused before anything is allocated.
+        """
+        n_rows = X.shape[0]
+        if not getattr(self, "sparse_output", False):
+            check_output_size(
+                n_rows, n_columns, X.dtype,
+                what=f"{type(self).__name__}.{method} of {n_rows} rows",
+                hint="Call it on batches of rows.",
+            )
+        if n_rows <= DEFAULT_CHUNK:
+            return func(X)
+        return _gather_batches(
+            (func(X[rows]) for rows in iter_batches(n_rows, DEFAULT_CHUNK)), n_rows
+        )
 
     def _check_codes(self, codes):
         """Validate codes for decoding: a 2-D float array ``n_codes`` wide."""
@@ -463,6 +799,44 @@ class BaseDictionaryModel(
         self.prior_ = prior.fit(codes, y)
         self.classes_ = getattr(self.prior_, "classes_", None)
         return self.prior_
+
+    def _sample_dtype(self):
+        return self.components_.dtype
+
+    def _check_samples(self, X):
+        """After ``fit``: raise or warn when the model would sample nonsense.
+
+        A prior fitted on the training codes reproduces their spread, so
+        samples should spread about as far from the data mean as the data
+        do. Non-finite samples raise :class:`FloatingPointError`; samples
+        :data:`SAMPLE_SPREAD_LIMIT` times wider than the data, or collapsed
+        to (nearly) one image, warn with a
+        :class:`~sklearn.exceptions.ConvergenceWarning`. The check draws
+        from its own fixed seed, so it does not change later draws.
+        """
+        center = X.mean(axis=0, dtype=np.float64)
+        data_spread = _rms(X - center)
+        if not data_spread > 0:
+            return
+        draws = self.sample(CHECK_DRAWS, random_state=0).astype(np.float64)
+        hint = self._divergence_hint()
+        name = type(self).__name__
+        if not np.all(np.isfinite(draws)):
+            raise FloatingPointError(f"{name} diverged: its samples are not finite. {hint}")
+        ratio = _rms(draws - center) / data_spread
+        own_spread = _rms(draws - draws.mean(axis=0)) / data_spread
+        if ratio > SAMPLE_SPREAD_LIMIT:
+            message = f"its samples spread {ratio:.3g} times as far as the training data"
+        elif own_spread < 1.0 / SAMPLE_SPREAD_LIMIT**3:
+            message = "its samples collapsed onto one image"
+        else:
+            return
+        warnings.warn(f"{name} diverged: {message}. {hint}", ConvergenceWarning, stacklevel=3)
+
+    def _divergence_hint(self):
+        if "learning_rate" in self.get_params():
+            return _lower_rate_hint(self.learning_rate)
+        return "Scale the input to [0, 1] and check it for extreme values."
 
     def _sample(self, n_samples, y, rng):
         codes = self._check_codes(self._draw_prior_codes(n_samples, y, rng))

@@ -1,10 +1,12 @@
 """A scikit-learn Pipeline that can also draw samples."""
 
+import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.pipeline import make_pipeline as _sk_make_pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from .base import check_n_samples
+from ._backend import DEFAULT_CHUNK, check_output_size
+from .base import _gather_batches, check_n_samples
 
 __all__ = ["GenerativePipeline", "make_pipeline"]
 
@@ -65,7 +67,64 @@ class GenerativePipeline(Pipeline):
         -------
         X : ndarray of shape (n_samples, n_features)
             Samples mapped back through every earlier step.
+
+        Raises
+        ------
+        OutputTooLargeError
+            If the samples would not fit in the available memory (checked
+            before drawing; :meth:`iter_sample` streams them).
         """
+        final = self._check_sample_call()
+        n_samples = check_n_samples(n_samples)
+        width = self._input_width()
+        if width is not None:
+            check_output_size(
+                n_samples, width, np.float64,
+                what=f"GenerativePipeline.sample(n_samples={n_samples})",
+                hint="Draw them in batches with iter_sample(n_samples, batch_size=...).",
+            )
+        if y is not None:
+            sample_params["y"] = y
+        if not hasattr(final, "iter_sample"):
+            return self._map_back(final.sample(n_samples, random_state=random_state,
+                                               **sample_params))
+        batches = final.iter_sample(n_samples, batch_size=DEFAULT_CHUNK,
+                                    random_state=random_state, **sample_params)
+        return _gather_batches((self._map_back(b) for b in batches), n_samples)
+
+    def iter_sample(self, n_samples, *, batch_size=DEFAULT_CHUNK, y=None, random_state=None,
+                    **sample_params):
+        """Draw ``n_samples`` samples as a stream of batches, each mapped back.
+
+        Memory stays bounded by one batch; with the default ``batch_size``
+        the batches of a seeded call concatenate to the same call of
+        :meth:`sample`.
+
+        Parameters
+        ----------
+        n_samples : int
+            Total number of samples.
+        batch_size : int, default=4096
+            Samples per batch.
+        y, random_state, **sample_params
+            As in :meth:`sample`.
+
+        Yields
+        ------
+        X : ndarray of shape (batch_size, n_features)
+        """
+        final = self._check_sample_call()
+        if not hasattr(final, "iter_sample"):
+            raise AttributeError(
+                f"The last step ({type(final).__name__}) has no 'iter_sample' method."
+            )
+        if y is not None:
+            sample_params["y"] = y
+        batches = final.iter_sample(n_samples, batch_size=batch_size,
+                                    random_state=random_state, **sample_params)
+        return (self._map_back(b) for b in batches)
+
+    def _check_sample_call(self):
         name, final = self.steps[-1]
         if _is_passthrough(final) or not hasattr(final, "sample"):
             raise AttributeError(
@@ -73,12 +132,18 @@ class GenerativePipeline(Pipeline):
                 "method; end the pipeline with a generative estimator such as "
                 "CoefficientPrior."
             )
-        n_samples = check_n_samples(n_samples)
         self._check_inverse_steps()
         check_is_fitted(self)
-        if y is not None:
-            sample_params["y"] = y
-        Xt = final.sample(n_samples, random_state=random_state, **sample_params)
+        return final
+
+    def _input_width(self):
+        """Features of the pipeline's input (None if no step records it)."""
+        for _, step in self.steps:
+            if not _is_passthrough(step):
+                return getattr(step, "n_features_in_", None)
+        return None
+
+    def _map_back(self, Xt):
         for _, step in reversed(self.steps[:-1]):
             if not _is_passthrough(step):
                 Xt = step.inverse_transform(Xt)

@@ -161,3 +161,48 @@ def test_real_mnist_from_shared_data(shared_data):
 def test_shared_cifar_arrays_with_load_images(shared_data):
     bunch = load_images(shared_data / "cifar10" / "test_images.npy", n_samples=8)
     assert bunch.images.shape == (8, 32, 32, 3) and bunch.image_shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize(
+    "array, match",
+    [
+        (np.zeros((0, 4, 4)), "shape"),
+        (np.zeros((3, 0, 4)), "shape"),
+        (np.zeros((2, 3, 3, 2, 2)), "shape"),
+        (np.arange(10.0), "shape"),
+        (np.full((2, 4, 4), np.nan), "NaN or infinite"),
+        (np.full((2, 4, 4), 300.0), r"values in \[300, 300\]"),
+        (np.full((2, 4, 4), -1, dtype=np.int64), "8-bit"),
+        (np.full((2, 4, 4), 70000, dtype=np.int64), "16-bit"),
+    ],
+)
+def test_load_images_refuses_bad_arrays(tmp_path, array, match):
+    np.save(tmp_path / "x.npy", array)
+    with pytest.raises(ValueError, match=match):
+        load_images(tmp_path / "x.npy")
+
+
+def test_load_images_refuses_object_and_complex_arrays(tmp_path):
+    np.save(tmp_path / "o.npy", np.array([[[1, "a"]]], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="not a readable NumPy image file"):
+        load_images(tmp_path / "o.npy")
+    np.save(tmp_path / "c.npy", np.ones((2, 3, 3), dtype=complex))
+    with pytest.raises(TypeError, match="dtype complex128"):
+        load_images(tmp_path / "c.npy")
+
+
+@pytest.mark.parametrize(
+    "dtype, value, expected", [(np.int64, 200, 200 / 255), (np.uint16, 1000, 1000 / 65535),
+                               (bool, True, 1.0), (np.uint8, 51, 0.2)],
+)
+def test_load_images_rescales_integer_images(tmp_path, dtype, value, expected):
+    np.save(tmp_path / "x.npy", np.full((2, 3, 3), value, dtype=dtype))
+    data = load_images(tmp_path / "x.npy").data
+    assert data.dtype == np.float32
+    np.testing.assert_allclose(data, expected, rtol=1e-6)
+
+
+def test_load_images_refuses_bool_n_samples(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((2, 3, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="'n_samples' parameter"):
+        load_images(tmp_path / "x.npy", n_samples=True)

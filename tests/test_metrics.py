@@ -282,3 +282,18 @@ def test_fid_inception_small_for_same_distribution_and_grows_with_blur():
         frechet_distance(reference[:20], extract(
             images[:20].transpose(0, 3, 1, 2).astype(np.float32))), rel=1e-6
     )
+
+
+def test_fid_offline_without_weights_says_where_they_go(monkeypatch, tmp_path):
+    import pooch
+
+    from skspectral.metrics import _fid
+
+    def offline(*args, **kwargs):
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(_fid, "_bundled_weights", lambda: None)
+    monkeypatch.setattr(pooch, "retrieve", offline)
+    X = np.zeros((4, 8, 8))
+    with pytest.raises(ConnectionError, match=r"skspectral\[fid\].*weights_path"):
+        fid_score(X, X, device="cpu")

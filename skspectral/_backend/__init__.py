@@ -6,7 +6,13 @@ them touches ``torch.cuda``, the global RNGs, thread settings or ``numba``
 configuration directly.
 """
 
-from ._batches import DEFAULT_CHUNK, iter_batches
+from ._batches import (
+    DEFAULT_CHUNK,
+    OutputTooLargeError,
+    available_memory,
+    check_output_size,
+    iter_batches,
+)
 from ._device import DEVICE_CONSTRAINT, resolve_device
 from ._fft import (
     LOG_EPS,
@@ -22,12 +28,17 @@ from ._linalg import safe_cholesky
 from ._random import Conv2d, Linear, init_parameters, randn, seed_from, torch_generator
 from ._threads import n_threads, threads
 from ._torch import FLOAT_DTYPES, as_numpy, as_tensor, numpy_dtype, torch_dtype
+from ._validation import N_JOBS_CONSTRAINT, reject_bool_numbers, validate_params
 
 __all__ = [
     "Conv2d",
     "Linear",
     "DEFAULT_CHUNK",
+    "OutputTooLargeError",
+    "available_memory",
+    "check_output_size",
     "DEVICE_CONSTRAINT",
+    "N_JOBS_CONSTRAINT",
     "FLOAT_DTYPES",
     "LOG_EPS",
     "apply_spectral_gain",
@@ -44,6 +55,7 @@ __all__ = [
     "prange",
     "radial_frequency_rings",
     "randn",
+    "reject_bool_numbers",
     "resolve_device",
     "safe_cholesky",
     "seed_from",
@@ -51,5 +63,6 @@ __all__ = [
     "threads",
     "torch_dtype",
     "torch_generator",
+    "validate_params",
     "with_magnitude",
 ]

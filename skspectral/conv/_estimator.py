@@ -235,6 +235,7 @@ class ConvSparseCoder(BaseDictionaryModel):
         self.code_shape_ = tuple(self._net.code_shape)
         default_prior = CoefficientPrior("gaussian", pca_dim=DEFAULT_PRIOR_DIM)
         self._fit_prior(self._encode(X), y, default_prior, rng)
+        self._check_samples(X)
         return self
 
     def _check_layout(self, n_features):
@@ -264,6 +265,11 @@ class ConvSparseCoder(BaseDictionaryModel):
             normalize=self.objective == "ctrl",
         )
 
+    def _new_module(self, name):
+        # Loading a saved model: _net's architecture follows from the
+        # parameters and _layout; its weights come from the file.
+        return self._build_net()
+
     def _to_signals(self, X, device):
         """Flattened rows -> (N, C, H, W) images or (N, 1, L) signals."""
         channels, size, hwc = self._layout
@@ -277,6 +283,9 @@ class ConvSparseCoder(BaseDictionaryModel):
         if hwc is not None:
             T = T.permute(0, 2, 3, 1)
         return T.reshape(T.shape[0], -1)
+
+    def _sample_dtype(self):
+        return self._net_dtype_np()
 
     def _net_dtype_np(self):
         return numpy_dtype(self._net.layers[0].weight.dtype)
@@ -305,6 +314,9 @@ class ConvSparseCoder(BaseDictionaryModel):
         self.loss_curve_ = train_epochs(
             step, X_t.shape[0], max_iter=self.max_iter, batch_size=self.batch_size,
             generator=generator, name=type(self).__name__, verbose=self.verbose,
+            learning_rate=self.learning_rate,
+            # The closed-loop objective is a game value, not a minimised loss.
+            check_growth=self.objective == "reconstruction",
         )
         self.n_iter_ = len(self.loss_curve_)
 

@@ -4,9 +4,15 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._backend import DEVICE_CONSTRAINT, as_numpy, as_tensor, resolve_device
+from .._backend import (
+    DEVICE_CONSTRAINT,
+    as_numpy,
+    as_tensor,
+    resolve_device,
+    validate_params,
+)
 from ._csc import admm_cbpdn, fista_cbpdn
 
 _SOLVERS = {"admm": admm_cbpdn, "fista": fista_cbpdn}
@@ -131,6 +137,12 @@ def conv_sparse_code(X, filters, alpha, *, max_iter=500, tol=1e-4, positive=Fals
     if D.shape[2] > S.shape[2] or D.shape[3] > S.shape[3]:
         raise ValueError(
             f"filters of size {D.shape[2:]} do not fit in images of size {S.shape[2:]}."
+        )
+    zero = ~np.any(D.reshape(D.shape[0], -1) != 0, axis=1)
+    if zero.any():
+        raise ValueError(
+            f"filters has {int(zero.sum())} filter(s) of all zeros; every filter must be "
+            "non-zero."
         )
     S_t = as_tensor(S, dev)
     D_t = as_tensor(D, dev, dtype=S.dtype)

@@ -53,7 +53,11 @@ def check_subset(subset):
 
 
 def check_n_samples(n_samples):
-    if n_samples is not None and (not isinstance(n_samples, (int, np.integer)) or n_samples < 1):
+    if n_samples is not None and (
+        isinstance(n_samples, (bool, np.bool_))
+        or not isinstance(n_samples, (int, np.integer))
+        or n_samples < 1
+    ):
         raise ValueError(
             f"The 'n_samples' parameter must be a positive integer or None; got {n_samples!r}."
         )

@@ -46,8 +46,9 @@ def load_images(path, *, size=None, grayscale=False, n_samples=None, target=None
     path : str or path-like
         A folder (every PNG/JPEG/BMP/TIFF file in it, sorted by name), a glob
         pattern, or a ``.npy``/``.npz`` file holding an array of images
-        (n, H, W) or (n, H, W, C), uint8 or float in [0, 1]. For ``.npz`` the
-        array named ``images`` is used, else the first one.
+        (n, H, W) or (n, H, W, C): floats in [0, 1], bools, or integers (8-bit
+        values 0..255 are scaled by 1/255, 16-bit ones by 1/65535). For
+        ``.npz`` the array named ``images`` is used, else the first one.
     size : tuple (H, W), default=None
         Resize every image to this size.
     grayscale : bool, default=False
@@ -89,17 +90,58 @@ def load_images(path, *, size=None, grayscale=False, n_samples=None, target=None
 def _load_array(path):
     if not path.exists():
         raise FileNotFoundError(f"No such file: {path}")
-    loaded = np.load(path)
-    if path.suffix == ".npz":
-        loaded = loaded["images"] if "images" in loaded.files else loaded[loaded.files[0]]
+    try:
+        loaded = np.load(path)
+        if path.suffix == ".npz":
+            if not loaded.files:
+                raise ValueError("it holds no arrays")
+            loaded = loaded["images"] if "images" in loaded.files else loaded[loaded.files[0]]
+    except (OSError, EOFError, ValueError) as exc:
+        # Object arrays (which would need pickle) land here too.
+        raise ValueError(f"{path} is not a readable NumPy image file: {exc}.") from exc
     images = np.asarray(loaded)
-    if images.ndim not in (3, 4):
+    if images.ndim not in (3, 4) or images.shape[0] == 0 or 0 in images.shape[1:]:
         raise ValueError(
-            f"{path} holds an array of shape {images.shape}; expected (n, H, W) or (n, H, W, C)."
+            f"{path} holds an array of shape {images.shape}; expected (n, H, W) or "
+            "(n, H, W, C) with n, H, W (and C) >= 1."
         )
-    if images.dtype != np.uint8:
-        images = images.astype(np.float32)
-    return images
+    return _unit_range(images, path)
+
+
+#: Largest value of integer images of each bit depth, by which they are scaled.
+_INTEGER_RANGES = (255, 65535)
+
+
+def _unit_range(images, path):
+    """uint8 images as they are; every other type as float32 in [0, 1]."""
+    kind = images.dtype.kind
+    if kind == "b":
+        return images.astype(np.float32)
+    if kind in "iu":
+        if images.dtype == np.uint8:
+            return images
+        low, high = int(images.min()), int(images.max())
+        top = next((r for r in _INTEGER_RANGES if high <= r), None)
+        if low < 0 or top is None:
+            raise ValueError(
+                f"{path} holds integer images with values in [{low}, {high}]; expected 8-bit "
+                "(0..255) or 16-bit (0..65535) values."
+            )
+        return (images / np.float32(top)).astype(np.float32)
+    if kind != "f":
+        raise TypeError(
+            f"{path} holds an array of dtype {images.dtype}; expected float, integer or bool "
+            "images."
+        )
+    if not np.all(np.isfinite(images)):
+        raise ValueError(f"{path} holds NaN or infinite values; images must be finite.")
+    low, high = float(images.min()), float(images.max())
+    if low < 0.0 or high > 1.0:
+        raise ValueError(
+            f"{path} holds float images with values in [{low:g}, {high:g}]; float images must "
+            "lie in [0, 1] (save 8-bit images as uint8, or divide by their maximum)."
+        )
+    return images.astype(np.float32)
 
 
 def _load_files(path, size, grayscale, n_samples):

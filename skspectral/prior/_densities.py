@@ -8,6 +8,8 @@ one exists; the sparse-support density is the Markov network and EM sampler
 of Vaksman & Elad (``_support``, ``_gibbs``).
 """
 
+import warnings
+
 import numpy as np
 from sklearn.covariance import OAS, EmpiricalCovariance, LedoitWolf, ShrunkCovariance
 from sklearn.decomposition import PCA
@@ -89,8 +91,17 @@ class MixtureDensity:
         self.random_state = prior.random_state
 
     def fit(self, X):
+        n_components = self.n_components
+        if n_components > X.shape[0]:
+            warnings.warn(
+                f"n_components={n_components} is larger than the number of codes "
+                f"({X.shape[0]}); using n_components={X.shape[0]}.",
+                UserWarning,
+                stacklevel=4,
+            )
+            n_components = X.shape[0]
         self.estimator = GaussianMixture(
-            n_components=min(self.n_components, X.shape[0]),
+            n_components=n_components,
             covariance_type=self.covariance_type,
             reg_covar=self.reg_covar,
             random_state=self.random_state,
@@ -136,6 +147,23 @@ class KernelDensityEstimate:
     def fit(self, X):
         self.estimator = KernelDensity(kernel="gaussian", bandwidth=self.bandwidth).fit(X)
         return self
+
+    def __getstate__(self):
+        # Saved without the fitted KDTree, whose raw node indices a crafted
+        # file could point out of range (skops does not trust the type): the
+        # training codes are kept and the tree, deterministic, is rebuilt.
+        state = dict(self.__dict__)
+        estimator = state.pop("estimator", None)
+        if estimator is not None:
+            state["codes"] = np.array(estimator.tree_.data)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        codes = state.pop("codes", None)
+        self.__dict__.update(state)
+        if codes is not None:
+            self.fit(codes)
 
     def mixture(self):
         return None  # not a finite Gaussian mixture
@@ -217,6 +245,18 @@ class Projected:
         self.density.fit(self.pca.transform(X))
         self.estimator = self.density.estimator
         return self
+
+    def __getstate__(self):
+        # estimator is the inner density's: saved once, with it (see
+        # KernelDensityEstimate, which saves it in its own way).
+        state = dict(self.__dict__)
+        state.pop("estimator", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if hasattr(self.density, "estimator"):
+            self.estimator = self.density.estimator
 
     def mixture(self):
         inner = self.density.mixture()

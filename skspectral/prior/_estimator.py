@@ -9,12 +9,20 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import FLOAT_DTYPES
-from ..base import GenerativeMixin, check_labels, draw_labels
+from ..base import (
+    GenerativeMixin,
+    PortableStateMixin,
+    StrictParamsMixin,
+    check_labels,
+    draw_labels,
+)
 from ._densities import DENSITIES, Projected
 from ._support import support_statistics_of_codes
 
 
-class CoefficientPrior(GenerativeMixin, DensityMixin, BaseEstimator):
+class CoefficientPrior(
+    StrictParamsMixin, PortableStateMixin, GenerativeMixin, DensityMixin, BaseEstimator
+):
     """Density over dictionary codes, used to draw new codes (and so images).
 
     Every dictionary model in skspectral encodes an image as a vector of
@@ -208,8 +216,7 @@ class CoefficientPrior(GenerativeMixin, DensityMixin, BaseEstimator):
         return density
 
     def _store_attributes(self, X):
-        estimators = [d.estimator for d in self._densities]
-        self.estimator_ = estimators[0] if self.classes_ is None else estimators
+        self._store_estimator()
         single = self._densities[0]
         if self.classes_ is None and self.pca_dim is None and self.kind in ("gaussian",
                                                                             "diagonal"):
@@ -221,6 +228,22 @@ class CoefficientPrior(GenerativeMixin, DensityMixin, BaseEstimator):
             self.support_marginals_, self.support_pairwise_ = support_statistics_of_codes(
                 X, self.smoothing
             )
+
+    def _store_estimator(self):
+        estimators = [d.estimator for d in self._densities]
+        self.estimator_ = estimators[0] if self.classes_ is None else estimators
+
+    def __getstate__(self):
+        # estimator_ is the densities' own estimators: saved once, with them
+        # (a kernel density saves its codes rather than its KDTree).
+        state = super().__getstate__()
+        state.pop("estimator_", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if hasattr(self, "_densities"):
+            self._store_estimator()
 
     def get_mixture(self):
         """The density as a Gaussian mixture (weights, means, covariances).
@@ -319,10 +342,11 @@ class CoefficientPrior(GenerativeMixin, DensityMixin, BaseEstimator):
         codes = codes.astype(self._dtype, copy=False)
         return (codes, self._gather_supports(supports, n_samples)) if return_supports else codes
 
-    @staticmethod
-    def _gather_supports(parts, n_samples):
-        # Classes can differ in support size: shorter supports end with -1 (no atom).
-        width = max(drawn.shape[1] for _, drawn in parts)
+    def _gather_supports(self, parts, n_samples):
+        # Classes can differ in support size: shorter supports end with -1 (no
+        # atom). The width is the largest over all classes, not over those
+        # drawn, so every batch of a streamed draw has the same shape.
+        width = max(d.n_nonzero_coefs for d in self._densities)
         supports = np.full((n_samples, width), -1, dtype=np.int64)
         for idx, drawn in parts:
             supports[idx, : drawn.shape[1]] = drawn

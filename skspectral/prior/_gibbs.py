@@ -22,6 +22,8 @@ import numpy as np
 
 from .._backend import jit, prange
 
+#: Largest support size whose observed pattern is an int64 bit mask (sign bit excluded).
+MAX_MASK_BITS = 62
 
 @jit(inline="always")
 def _draw_slot(state, slot, log_unary, log_pair, n_atoms, u, scores):
@@ -119,13 +121,13 @@ def _cholesky_inplace(a, n):
 
 
 @jit
-def em_groups(masks, counts, sums, outer, mean, cov, max_iter, tol, reg):
+def em_groups(observed, counts, sums, outer, mean, cov, max_iter, tol, reg):
     """EM for N(mean, cov) from pattern-summarised data with missing entries.
 
     Parameters
     ----------
-    masks : int64 (n_groups,)
-        Bit ``t`` set when coordinate ``t`` is observed in the group.
+    observed : bool (n_groups, k)
+        True where coordinate ``t`` is observed in the group.
     counts : float64 (n_groups,)
     sums : float64 (n_groups, k)
         Sum of the observed values (0 where missing).
@@ -142,7 +144,7 @@ def em_groups(masks, counts, sums, outer, mean, cov, max_iter, tol, reg):
     n_iter : int
     """
     k = mean.shape[0]
-    n_groups = masks.shape[0]
+    n_groups = observed.shape[0]
     total = 0.0
     for g in range(n_groups):
         total += counts[g]
@@ -168,7 +170,7 @@ def em_groups(masks, counts, sums, outer, mean, cov, max_iter, tol, reg):
             no = 0
             nm = 0
             for t in range(k):
-                if (masks[g] >> t) & 1:
+                if observed[g, t]:
                     obs[no] = t
                     no += 1
                 else:
@@ -284,30 +286,41 @@ def support_coefficients(supports, train_atoms, train_values, inv_ptr, inv_img, 
                     seen[r] = True
                     imgs[n_img] = r
                     n_img += 1
-        masks = np.zeros(n_img, dtype=np.int64)
+        seen_by = np.zeros((n_img, k), dtype=np.bool_)
         vals = np.zeros((n_img, k))
         for q in range(n_img):
             r = imgs[q]
             for t in range(k):
                 for s in range(k_train):
                     if train_atoms[r, s] == sup[t]:
-                        masks[q] |= np.int64(1) << t
+                        seen_by[q, t] = True
                         vals[q, t] = train_values[r, s]
-        order = np.argsort(masks)
+        # Images observing the same atoms of the support form one EM group.
+        # The pattern is the group key while it fits in a 63-bit integer;
+        # beyond, every image is its own group (exact, only slower).
+        keys = np.arange(n_img, dtype=np.int64)
+        if k <= MAX_MASK_BITS:
+            for q in range(n_img):
+                key = np.int64(0)
+                for t in range(k):
+                    if seen_by[q, t]:
+                        key |= np.int64(1) << t
+                keys[q] = key
+        order = np.argsort(keys)
         n_groups = 0
         for q in range(n_img):
-            if q == 0 or masks[order[q]] != masks[order[q - 1]]:
+            if q == 0 or keys[order[q]] != keys[order[q - 1]]:
                 n_groups += 1
-        g_masks = np.zeros(n_groups, dtype=np.int64)
+        g_observed = np.zeros((n_groups, k), dtype=np.bool_)
         g_counts = np.zeros(n_groups)
         g_sums = np.zeros((n_groups, k))
         g_outer = np.zeros((n_groups, k, k))
         g = -1
         for q in range(n_img):
             r = order[q]
-            if q == 0 or masks[r] != masks[order[q - 1]]:
+            if q == 0 or keys[r] != keys[order[q - 1]]:
                 g += 1
-                g_masks[g] = masks[r]
+                g_observed[g] = seen_by[r]
             g_counts[g] += 1.0
             for t in range(k):
                 v = vals[r, t]
@@ -320,7 +333,7 @@ def support_coefficients(supports, train_atoms, train_values, inv_ptr, inv_img, 
         for t in range(k):
             mean[t] = atom_mean[sup[t]]
             cov[t, t] = atom_var[sup[t]] + reg
-        em_groups(g_masks, g_counts, g_sums, g_outer, mean, cov, max_iter, tol, reg)
+        em_groups(g_observed, g_counts, g_sums, g_outer, mean, cov, max_iter, tol, reg)
         chol = cov.copy()
         if not _cholesky_inplace(chol, k):
             # Rare: fall back to the diagonal when EM's estimate is not PD.

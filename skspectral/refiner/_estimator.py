@@ -19,13 +19,13 @@ from .._backend import (
     torch_dtype,
     torch_generator,
 )
-from ..base import DeviceMixin
+from ..base import DeviceMixin, StrictParamsMixin
 from ..utils import check_image_shape
 from . import _stig
 from ._profile import refine_profile
 
 
-class SpectrumRefiner(DeviceMixin, TransformerMixin, BaseEstimator):
+class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEstimator):
     """Move the magnitude spectrum of generated images toward that of real ones.
 
     Generated images differ from real ones in the frequency domain: linear
@@ -334,6 +334,12 @@ class SpectrumRefiner(DeviceMixin, TransformerMixin, BaseEstimator):
         self._spectrum_mean = mean.float()
         self._spectrum_scale = scale
         self._profile = profile
+
+    def _new_module(self, name):
+        # Loading a saved model: translator_'s architecture follows from the
+        # parameters and image_shape_; its weights come from the file.
+        height, width, channels = self.image_shape_
+        return _stig.Translator(channels, self.n_filters, (height, width))
 
     @torch.no_grad()
     def _refine_stig(self, images):

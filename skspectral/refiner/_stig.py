@@ -219,6 +219,9 @@ def fit_stig(z_real, z_gen, params, device, generator, name, verbose):
     losses = train_epochs(
         step, z_gen.shape[0], max_iter=params["max_iter"], batch_size=params["batch_size"],
         generator=generator, name=name, verbose=verbose, min_batch_size=1,
+        learning_rate=params["learning_rate"],
+        # A GAN's generator loss is a game value, not a minimised objective.
+        check_growth=False,
     )
     trainer.translator.eval()
     return trainer.translator, losses

@@ -4,9 +4,15 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval
 
-from .._backend import DEFAULT_CHUNK, DEVICE_CONSTRAINT, resolve_device
+from .._backend import (
+    DEFAULT_CHUNK,
+    DEVICE_CONSTRAINT,
+    N_JOBS_CONSTRAINT,
+    resolve_device,
+    validate_params,
+)
 from ._omp import batch_omp, codes_to_csr, codes_to_dense
 
 
@@ -17,7 +23,7 @@ from ._omp import batch_omp, codes_to_csr, codes_to_dense
         "n_nonzero_coefs": [Interval(Integral, 1, None, closed="left")],
         "gram": ["array-like", None],
         "sparse_output": ["boolean"],
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS_CONSTRAINT,
         "device": DEVICE_CONSTRAINT,
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
         "return_n_nonzero": ["boolean"],
@@ -97,7 +103,7 @@ def orthogonal_mp_batch(X, dictionary, n_nonzero_coefs, *, gram=None, sparse_out
     ((5, 32), [3, 3, 3, 3, 3])
     """
     X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-    dictionary = check_array(dictionary, dtype=X.dtype, input_name="dictionary")
+    dictionary = check_dictionary(dictionary, X.dtype)
     if dictionary.shape[1] != X.shape[1]:
         raise ValueError(
             f"X has {X.shape[1]} features but the dictionary atoms have "
@@ -110,12 +116,7 @@ def orthogonal_mp_batch(X, dictionary, n_nonzero_coefs, *, gram=None, sparse_out
             f" = {limit}; got {n_nonzero_coefs}."
         )
     if gram is not None:
-        gram = check_array(gram, dtype=X.dtype, input_name="gram")
-        if gram.shape != (dictionary.shape[0],) * 2:
-            raise ValueError(
-                f"'gram' must have shape (n_atoms, n_atoms) = {(dictionary.shape[0],) * 2}; "
-                f"got {gram.shape}."
-            )
+        gram = check_gram(gram, dictionary)
     dev = resolve_device(device)
     atoms, values, counts = batch_omp(
         X, dictionary, n_nonzero_coefs, gram=gram, device=dev, n_jobs=n_jobs,
@@ -126,3 +127,50 @@ def orthogonal_mp_batch(X, dictionary, n_nonzero_coefs, *, gram=None, sparse_out
     if return_n_nonzero:
         return coef, counts
     return coef
+
+
+#: Rows of a user's ``gram`` compared with the dictionary's true Gram matrix.
+_GRAM_PROBE_ROWS = 16
+
+
+def check_dictionary(dictionary, dtype, name="dictionary"):
+    """A finite 2-D dictionary whose atoms (rows) all have a non-zero norm.
+
+    An atom of zero norm has no direction: OMP would divide by its norm.
+    """
+    dictionary = check_array(dictionary, dtype=dtype, input_name=name)
+    norms = np.linalg.norm(dictionary, axis=1)
+    if not np.all(norms > 0):
+        raise ValueError(
+            f"The '{name}' parameter has {int(np.sum(norms == 0))} atom(s) (rows) of zero "
+            "norm; every atom must be non-zero."
+        )
+    return dictionary
+
+
+def check_gram(gram, dictionary):
+    """Check that a precomputed ``gram`` is ``dictionary @ dictionary.T``.
+
+    Its shape and symmetry are checked in full; its values on a fixed set
+    of rows (the cost of ``_GRAM_PROBE_ROWS`` atoms' correlations, not of
+    the whole Gram matrix), since a wrong Gram matrix makes OMP's Cholesky
+    updates fail into NaN codes.
+    """
+    gram = check_array(gram, dtype=dictionary.dtype, input_name="gram")
+    n_atoms = dictionary.shape[0]
+    if gram.shape != (n_atoms, n_atoms):
+        raise ValueError(
+            f"'gram' must have shape (n_atoms, n_atoms) = {(n_atoms, n_atoms)}; "
+            f"got {gram.shape}."
+        )
+    rows = np.unique(np.linspace(0, n_atoms - 1, min(n_atoms, _GRAM_PROBE_ROWS)).astype(int))
+    expected = dictionary[rows] @ dictionary.T
+    scale = float(np.max(np.abs(expected)))
+    tol = 1e-3 if dictionary.dtype == np.float32 else 1e-8
+    if not (np.allclose(gram[rows], expected, rtol=tol, atol=tol * scale)
+            and np.allclose(gram[:, rows].T, expected, rtol=tol, atol=tol * scale)):
+        raise ValueError(
+            "'gram' is not dictionary @ dictionary.T; pass the Gram matrix of this "
+            "dictionary or gram=None to compute it."
+        )
+    return gram

@@ -6,13 +6,14 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import sparse
 from sklearn.base import _fit_context
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._backend import DEVICE_CONSTRAINT, FLOAT_DTYPES
+from .._backend import DEVICE_CONSTRAINT, FLOAT_DTYPES, N_JOBS_CONSTRAINT
 from ..base import BaseDictionaryModel
 from ..prior import CoefficientPrior
+from ._coding import check_dictionary
 from ._ksvd import ksvd
 from ._omp import batch_omp, codes_to_csr, codes_to_dense
 
@@ -160,7 +161,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         "smoothing": [Interval(Real, 0, 1, closed="right")],
         "clip": ["boolean"],
         "sparse_output": ["boolean"],
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS_CONSTRAINT,
         "device": DEVICE_CONSTRAINT,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -227,12 +228,13 @@ class SparseSupportMRF(BaseDictionaryModel):
         self._fit_prior(codes_to_dense(*codes, n_atoms), y, support_model, rng)
         self.support_marginals_ = self.prior_.support_marginals_
         self.support_pairwise_ = self.prior_.support_pairwise_
+        self._check_samples(X)
         return self
 
     def _effective_sizes(self, X):
         n_samples, n_features = X.shape
         if self.dictionary is not None:
-            dictionary = check_array(self.dictionary, dtype=X.dtype, input_name="dictionary")
+            dictionary = check_dictionary(self.dictionary, X.dtype)
             if dictionary.shape[1] != n_features:
                 raise ValueError(
                     f"The 'dictionary' parameter must have shape (n_atoms, {n_features}) to "

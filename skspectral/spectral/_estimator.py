@@ -16,6 +16,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -24,6 +25,7 @@ from .._backend import (
     DEFAULT_CHUNK,
     DEVICE_CONSTRAINT,
     FLOAT_DTYPES,
+    N_JOBS_CONSTRAINT,
     init_parameters,
     iter_batches,
     safe_cholesky,
@@ -183,7 +185,7 @@ class SpectralDictionary(BaseDictionaryModel):
         "tol": [Interval(Real, 0, None, closed="left")],
         "image_shape": [None, tuple, list],
         "device": DEVICE_CONSTRAINT,
-        "n_jobs": [None, Integral],
+        "n_jobs": N_JOBS_CONSTRAINT,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -259,13 +261,28 @@ class SpectralDictionary(BaseDictionaryModel):
             params, modulation = self._init_params(n_features, rng, generator, device)
             self._train(X, params, modulation, batch_size, generator, device)
         self._store_atoms(params, modulation, X.dtype)
+        self._check_frequencies()
         codes = self._encode(X)
         residual = X - synthesize(codes, self.components_, self.mean_)
         floor = max(1e-6 * float(np.mean(np.var(X, axis=0))), 1e-12)
         self.noise_variance_ = max(float(np.mean(residual.astype(np.float64) ** 2)), floor)
         self._fit_prior(codes, y, CoefficientPrior("gaussian"), rng)
         self._store_prior_mixture()
+        self._check_samples(X)
         return self
+
+    def _check_frequencies(self):
+        # Atoms start below Nyquist and a sane fit keeps them there; above it
+        # they alias onto low frequencies and frequencies_ means nothing.
+        above = int(np.sum(self.frequencies_ > 0.5))
+        if above:
+            warnings.warn(
+                f"SpectralDictionary diverged: {above} atom(s) moved above the Nyquist "
+                "frequency (0.5 cycles per sample). Lower learning_rate (now "
+                f"{self.learning_rate:g}).",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     def _training_n_jobs(self, batch_size, n_features):
         if batch_size * n_features * self.n_atoms_ < SMALL_STEP_FLOPS:
@@ -356,8 +373,14 @@ class SpectralDictionary(BaseDictionaryModel):
         self.loss_curve_ = train_epochs(
             step, n_samples, max_iter=self.max_iter, batch_size=batch_size,
             generator=generator, name=type(self).__name__, verbose=self.verbose, tol=self.tol,
+            learning_rate=self.learning_rate,
         )
         self.n_iter_ = len(self.loss_curve_)
+
+    def _new_module(self, name):
+        # Loading a saved model: modulation_'s architecture follows from the
+        # parameters and the fitted sizes; its weights come from the file.
+        return Modulation(self.n_atoms_, self.modulation_width, self.n_features_in_)
 
     def _store_atoms(self, params, modulation, dtype):
         n_features = self.n_features_in_
@@ -446,7 +469,7 @@ class SpectralDictionary(BaseDictionaryModel):
         W = self._check_codes(X)
         if frequency_gain is not None:
             W = W * self._gains(frequency_gain)
-        return self._decode(W)
+        return self._map_rows(self._decode, W, self.n_features_in_, "inverse_transform")
 
     def _gains(self, frequency_gain):
         gains = frequency_gain(self.frequencies_) if callable(frequency_gain) else frequency_gain

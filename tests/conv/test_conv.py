@@ -397,3 +397,18 @@ def test_ctrl_codes_of_classes_are_more_orthogonal():
     assert cos[same & off].mean() > 1.2 * cos[~same].mean()
     labels = np.repeat(np.arange(10), 5)
     assert model.sample(50, y=labels, random_state=0).shape == (50, 784)
+
+
+def test_filters_of_zeros_are_refused():
+    filters = np.random.RandomState(0).rand(4, 3, 3)
+    filters[2] = 0.0
+    with pytest.raises(ValueError, match="filters has 1 filter"):
+        conv_sparse_code(np.random.RandomState(1).rand(2, 8, 8), filters, 0.1)
+
+
+def test_filters_larger_than_the_images_are_refused():
+    with pytest.raises(ValueError, match="do not fit in images"):
+        conv_sparse_code(np.zeros((2, 8, 8)), np.ones((4, 12, 12)), 0.1)
+    with pytest.raises(ValueError, match="kernel_size"):
+        ConvSparseCoder(image_shape=(8, 8), kernel_size=11, max_iter=1).fit(
+            np.random.RandomState(0).rand(10, 64))

@@ -171,3 +171,29 @@ def test_sparse_support_prior_draws_sparse_codes_with_supports():
         CoefficientPrior().fit(codes).sample(2, return_supports=True)
     with pytest.raises(ValueError, match="pca_dim"):
         CoefficientPrior("sparse_support", pca_dim=2).fit(codes)
+
+
+def test_more_components_than_codes_warns():
+    X = np.random.RandomState(0).rand(10, 3)
+    with pytest.warns(UserWarning, match="n_components=30 is larger"):
+        prior = CoefficientPrior("gmm", n_components=30, random_state=0).fit(X)
+    assert np.isfinite(prior.sample(4)).all()
+
+
+@pytest.mark.parametrize(
+    "labels, error, match",
+    [
+        (np.array([0, 0, 1, 1, np.nan, 1], dtype=object), ValueError, "None or NaN"),
+        (np.array([0, 0, 1, 1, None, 1], dtype=object), ValueError, "None or NaN"),
+        (np.array([0, 0, "a", "a", 1, 1], dtype=object), TypeError, "mixes label types"),
+        (np.array([0, 0, 1, 1, np.nan, 1]), ValueError, "NaN or infinity"),
+    ],
+)
+def test_unorderable_or_missing_labels_are_named(labels, error, match):
+    with pytest.raises(error, match=match):
+        CoefficientPrior().fit(np.random.RandomState(0).rand(6, 2), labels)
+
+
+def test_constant_codes_with_no_regularisation():
+    prior = CoefficientPrior("gaussian", reg_covar=0).fit(np.ones((20, 3)))
+    assert np.isfinite(prior.sample(3, random_state=0)).all()

@@ -18,11 +18,9 @@ def fit_gaussian_missing(X, observed, max_iter=100, tol=1e-6, reg=0.0):
     X = np.asarray(X, dtype=np.float64)
     observed = np.asarray(observed, dtype=bool)
     k = X.shape[1]
-    if k > 62:
-        raise ValueError(f"At most 62 coordinates are supported; got {k}.")
     values = np.where(observed, X, 0.0)
-    masks = (observed.astype(np.int64) << np.arange(k, dtype=np.int64)).sum(axis=1)
-    patterns, inverse = np.unique(masks, return_inverse=True)
+    patterns, inverse = np.unique(observed, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
     counts = np.bincount(inverse, minlength=patterns.size).astype(np.float64)
     sums = np.zeros((patterns.size, k))
     np.add.at(sums, inverse, values)
@@ -33,6 +31,6 @@ def fit_gaussian_missing(X, observed, max_iter=100, tol=1e-6, reg=0.0):
         mean = np.where(n_obs > 0, values.sum(axis=0) / np.maximum(n_obs, 1), 0.0)
         var = np.array([X[observed[:, t], t].var() if n_obs[t] > 1 else 1.0 for t in range(k)])
     cov = np.diag(np.maximum(var, 1e-12))
-    n_iter = em_groups(patterns.astype(np.int64), counts, sums, outer, mean, cov, max_iter, tol,
+    n_iter = em_groups(patterns, counts, sums, outer, mean, cov, max_iter, tol,
                        reg)
     return mean, cov, n_iter

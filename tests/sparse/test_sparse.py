@@ -449,3 +449,57 @@ def test_overflowing_fit_raises_instead_of_returning_nan():
     X = np.random.RandomState(0).uniform(size=(50, 8)) * 1e200
     with pytest.raises(FloatingPointError, match="diverged"):
         SparseSupportMRF(n_atoms=10, n_nonzero_coefs=2, max_iter=2).fit(X)
+
+
+# ------------------------------------------------------ hostile input
+def test_support_model_beyond_62_atoms_ignores_their_order():
+    # Supports of k > 62 atoms once overflowed a 64-bit pattern mask, so the
+    # coefficient model depended on the order of the atoms in a support.
+    rng = np.random.RandomState(0)
+    n, n_atoms, k = 60, 90, 70
+    codes = np.zeros((n, n_atoms))
+    for row in codes:
+        row[rng.choice(n_atoms, k, replace=False)] = rng.uniform(0.5, 2.0, k)
+    atoms, values, counts = _support.dense_to_compact(codes, k)
+    _, _, model = _support.build_sampler(atoms, values, counts, n_atoms, smoothing=1.0)
+    support = model["signed"][0][model["signed"][0] >= 0]
+    supports = np.stack([support, support[::-1]])
+    coef = np.empty((2, k))
+    from skspectral.prior._gibbs import support_coefficients
+
+    support_coefficients(supports, model["signed"], model["magnitudes"], model["inv_ptr"],
+                         model["inv_img"], model["atom_mean"], model["atom_var"], 50, 1e-8,
+                         1e-6, np.zeros((2, 1, k)), coef)
+    np.testing.assert_allclose(coef[1], coef[0][::-1], rtol=1e-6, atol=1e-9)
+
+
+def test_em_beyond_62_coordinates_is_permutation_equivariant():
+    rng = np.random.RandomState(1)
+    X = rng.standard_normal((300, 70)) @ rng.standard_normal((70, 70)) * 0.1
+    observed = rng.rand(300, 70) > 0.2
+    perm = rng.permutation(70)
+    mean, cov, _ = fit_gaussian_missing(X, observed, max_iter=20)
+    mean_p, cov_p, _ = fit_gaussian_missing(X[:, perm], observed[:, perm], max_iter=20)
+    np.testing.assert_allclose(mean_p, mean[perm], atol=1e-8)
+    np.testing.assert_allclose(cov_p, cov[np.ix_(perm, perm)], atol=1e-8)
+
+
+def test_inconsistent_gram_is_refused():
+    rng = np.random.RandomState(0)
+    D = rng.standard_normal((10, 16))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    X = rng.standard_normal((5, 16))
+    with pytest.raises(ValueError, match="'gram' is not dictionary @ dictionary.T"):
+        orthogonal_mp_batch(X, D, 3, gram=rng.standard_normal((10, 10)))
+    good = orthogonal_mp_batch(X, D, 3, gram=D @ D.T)
+    np.testing.assert_allclose(good, orthogonal_mp_batch(X, D, 3))
+
+
+def test_dictionary_of_zeros_is_refused():
+    X = np.random.RandomState(0).rand(30, 16)
+    D = np.ones((10, 16))
+    D[3] = 0.0
+    with pytest.raises(ValueError, match="'dictionary' parameter has 1 atom"):
+        orthogonal_mp_batch(X, D, 3)
+    with pytest.raises(ValueError, match="'dictionary' parameter has 10 atom"):
+        SparseSupportMRF(dictionary=np.zeros((10, 16)), max_iter=1).fit(X)

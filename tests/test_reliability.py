@@ -1,0 +1,248 @@
+"""No silent nonsense: the divergence guard, bounded memory, strict parameters."""
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+
+import skspectral._backend._batches as batches_module
+from skspectral import (
+    CoefficientPrior,
+    ConvSparseCoder,
+    SparseSupportMRF,
+    SpectralDictionary,
+    SpectrumRefiner,
+    make_pipeline,
+    orthogonal_mp_batch,
+)
+from skspectral._backend import OutputTooLargeError, check_output_size
+from skspectral.base import check_loss_growth, train_epochs
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_digits()
+    return (data.data[:240] / 16.0).astype(np.float32), data.target[:240] % 3
+
+
+def _models():
+    return {
+        "spectral": SpectralDictionary(n_atoms=6, max_iter=2, random_state=0, device="cpu"),
+        "sparse": SparseSupportMRF(n_atoms=24, n_nonzero_coefs=3, max_iter=2, burn_in=2,
+                                   random_state=0, device="cpu"),
+        "conv": ConvSparseCoder(n_filters=(3,), strides=(1,), image_shape=(8, 8), max_iter=1,
+                                random_state=0, device="cpu"),
+        "prior": CoefficientPrior("gmm", n_components=2, random_state=0),
+        "pipeline": make_pipeline(PCA(5), CoefficientPrior(random_state=0)),
+    }
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    X, _ = digits
+    return {name: model.fit(X) for name, model in _models().items()}
+
+
+# ------------------------------------------------------------ divergence
+def test_training_loop_raises_on_a_growing_loss():
+    losses = iter([1.0, 0.5, 0.4, 300.0])
+    with pytest.raises(FloatingPointError, match=r"grew from 0.4 to 300.*learning_rate \(now 5\)"):
+        train_epochs(lambda idx: next(losses), 4, max_iter=4, batch_size=4,
+                     generator=torch.Generator().manual_seed(0), name="M", learning_rate=5)
+
+
+def test_loss_growth_ignored_for_games():
+    losses = iter([1.0, 500.0])
+    curve = train_epochs(lambda idx: next(losses), 4, max_iter=2, batch_size=4,
+                         generator=torch.Generator().manual_seed(0), name="M",
+                         check_growth=False)
+    assert curve == [1.0, 500.0]
+
+
+def test_failed_factorisation_in_a_step_names_learning_rate():
+    def step(idx):
+        torch.linalg.cholesky(-torch.eye(2))
+
+    with pytest.raises(FloatingPointError, match="factorisation failed.*learning_rate"):
+        train_epochs(step, 4, max_iter=1, batch_size=4,
+                     generator=torch.Generator().manual_seed(0), name="M", learning_rate=1.0)
+
+
+def test_loss_growth_check_accepts_a_decreasing_curve():
+    check_loss_growth([3.0, 2.0, 2.5], "M")
+
+
+def test_spectral_dictionary_with_a_huge_step_warns(digits):
+    X, _ = digits
+    model = SpectralDictionary(n_atoms=16, learning_rate=1e3, max_iter=5, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="learning_rate") as record:
+        model.fit(X)
+    messages = " ".join(str(w.message) for w in record)
+    assert "Nyquist" in messages and "spread" in messages
+
+
+def test_spectral_dictionary_default_step_is_quiet(digits):
+    X, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        SpectralDictionary(n_atoms=16, max_iter=3, random_state=0).fit(X)
+
+
+def test_closed_loop_coder_with_a_huge_step_does_not_fit_silently(digits):
+    X, y = digits
+    model = ConvSparseCoder(image_shape=(8, 8), objective="ctrl", learning_rate=10, max_iter=3,
+                            random_state=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        try:
+            model.fit(X, y)
+        except FloatingPointError as exc:
+            assert "learning_rate" in str(exc)
+            return
+    assert any(issubclass(w.category, ConvergenceWarning) for w in record)
+
+
+def test_collapsed_samples_warn(digits):
+    X, _ = digits
+    model = SpectralDictionary(n_atoms=4, max_iter=1, random_state=0).fit(X)
+    model.components_ = np.zeros_like(model.components_) + 1e-12
+    model._store_prior_mixture()
+    with pytest.warns(ConvergenceWarning, match="collapsed"):
+        model._check_samples(X)
+
+
+def test_non_finite_samples_raise(digits):
+    X, _ = digits
+    model = SpectralDictionary(n_atoms=4, max_iter=1, random_state=0).fit(X)
+    model.components_ = np.full_like(model.components_, np.inf)
+    model._store_prior_mixture()
+    with pytest.raises(FloatingPointError, match="not finite"):
+        model._check_samples(X)
+
+
+# ------------------------------------------------------------ memory
+@pytest.fixture
+def little_memory(monkeypatch):
+    monkeypatch.setattr(batches_module, "available_memory", lambda: 10 * 2**20)
+
+
+@pytest.mark.parametrize("name", ["spectral", "sparse", "conv", "prior", "pipeline"])
+def test_huge_draw_is_refused_before_allocating(fitted, name, little_memory):
+    tracemalloc.start()
+    try:
+        with pytest.raises(OutputTooLargeError, match="iter_sample"):
+            fitted[name].sample(10**7)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+    with pytest.raises(MemoryError):
+        fitted[name].sample(10**7)
+
+
+@pytest.mark.parametrize("name", ["spectral", "sparse", "conv"])
+def test_huge_transform_is_refused_before_allocating(fitted, name, little_memory):
+    model = fitted[name]
+    # Broadcast views: the inputs take no memory, only an output would.
+    X = np.broadcast_to(np.zeros(64, np.float32), (10**6, 64))
+    codes = np.broadcast_to(np.zeros(model._n_codes, np.float32), (10**6, model._n_codes))
+    with pytest.raises(OutputTooLargeError, match=r"\.transform of 1000000 rows"):
+        model.transform(X)
+    with pytest.raises(OutputTooLargeError, match=r"\.inverse_transform of 1000000 rows"):
+        model.inverse_transform(codes)
+
+
+def test_output_size_check_message():
+    with pytest.raises(OutputTooLargeError, match=r"would return .* GiB"):
+        check_output_size(10**15, 10, np.float64, what="f()")
+
+
+@pytest.mark.parametrize("name", ["spectral", "sparse", "conv", "prior", "pipeline"])
+def test_iter_sample_streams_the_same_draw(fitted, name):
+    model = fitted[name]
+    whole = model.sample(9000, random_state=3)
+    parts = list(model.iter_sample(9000, random_state=3))
+    assert [len(p) for p in parts] == [4096, 4096, 808]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    small = [b.shape[0] for b in model.iter_sample(5, batch_size=2, random_state=0)]
+    assert small == [2, 2, 1]
+
+
+def test_iter_sample_validates_at_the_call(fitted):
+    with pytest.raises(ValueError, match="batch_size"):
+        fitted["spectral"].iter_sample(10, batch_size=0)
+    with pytest.raises(ValueError, match="n_samples"):
+        fitted["prior"].iter_sample(-1)
+
+
+def test_large_draw_memory_is_output_plus_one_batch(fitted):
+    model = fitted["spectral"]
+    n = 60_000
+    output = n * 64 * 4
+    model.sample(10, random_state=0)  # warm caches
+    tracemalloc.start()
+    try:
+        model.sample(n, random_state=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    one_batch = 4096 * 64 * 8
+    assert peak < output + 8 * one_batch
+
+
+@pytest.mark.parametrize("name", ["spectral", "sparse", "conv"])
+def test_batched_transforms_equal_one_pass(fitted, digits, name, monkeypatch):
+    import skspectral.base as base
+
+    X, _ = digits
+    model = fitted[name]
+    codes = model.transform(X)
+    recon = model.inverse_transform(codes)
+    monkeypatch.setattr(base, "DEFAULT_CHUNK", 7)
+    np.testing.assert_allclose(model.transform(X), codes, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.inverse_transform(codes), recon, rtol=1e-5, atol=1e-6)
+
+
+def test_sample_labels_of_the_wrong_length(digits):
+    X, y = digits
+    prior = CoefficientPrior(random_state=0).fit(X[:, :4], y)
+    with pytest.raises(ValueError, match="one class label or 5 labels"):
+        prior.sample(5, y=[0, 1])
+
+
+# ------------------------------------------------------------ parameters
+@pytest.mark.parametrize(
+    "estimator, param",
+    [
+        (SpectralDictionary(), "n_atoms"),
+        (SparseSupportMRF(), "n_atoms"),
+        (SparseSupportMRF(), "n_nonzero_coefs"),
+        (ConvSparseCoder(), "max_iter"),
+        (CoefficientPrior("gmm"), "n_components"),
+        (SpectrumRefiner(method="stig"), "max_iter"),
+        (SpectralDictionary(), "learning_rate"),
+    ],
+)
+def test_bool_for_a_number_is_refused(digits, estimator, param):
+    X, _ = digits
+    with pytest.raises(ValueError, match=f"'{param}' parameter .* not a bool"):
+        estimator.set_params(**{param: True}).fit(X)
+
+
+@pytest.mark.parametrize("estimator", [SpectralDictionary(), SparseSupportMRF()])
+def test_n_jobs_zero_is_refused(digits, estimator):
+    with pytest.raises(ValueError, match="'n_jobs' parameter"):
+        estimator.set_params(n_jobs=0).fit(digits[0])
+
+
+def test_functions_refuse_bools_and_n_jobs_zero():
+    D = np.eye(4)
+    with pytest.raises(ValueError, match="'n_nonzero_coefs' parameter .* not a bool"):
+        orthogonal_mp_batch(np.ones((2, 4)), D, True)
+    with pytest.raises(ValueError, match="'n_jobs' parameter"):
+        orthogonal_mp_batch(np.ones((2, 4)), D, 1, n_jobs=0)

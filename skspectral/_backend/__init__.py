@@ -26,7 +26,7 @@ from ._fft import (
 from ._jit import jit, numba_enabled, prange
 from ._linalg import safe_cholesky
 from ._random import Conv2d, Linear, init_parameters, randn, seed_from, torch_generator
-from ._threads import n_threads, threads
+from ._threads import n_threads, run_in_chunks, threads
 from ._torch import FLOAT_DTYPES, as_numpy, as_tensor, numpy_dtype, torch_dtype
 from ._validation import N_JOBS_CONSTRAINT, reject_bool_numbers, validate_params
 
@@ -56,6 +56,7 @@ __all__ = [
     "radial_frequency_rings",
     "randn",
     "reject_bool_numbers",
+    "run_in_chunks",
     "resolve_device",
     "safe_cholesky",
     "seed_from",

@@ -20,11 +20,14 @@ def numba_enabled():
     return os.environ.get("SKSPECTRAL_DISABLE_NUMBA", "0").lower() in ("", "0", "false")
 
 
-def jit(func=None, *, parallel=False, fastmath=False, inline="never"):
+def jit(func=None, *, parallel=False, fastmath=False, inline="never", nogil=False):
     """Decorate a kernel: ``numba.njit(cache=True)`` or the plain function.
 
     Numba dispatchers compile lazily on first call, so importing skspectral
-    stays cheap. Parallel kernels use ``prange`` over independent signals.
+    stays cheap. Parallel kernels use ``prange`` over independent signals;
+    ``nogil=True`` kernels are instead run on threads by
+    :func:`~skspectral._backend.run_in_chunks`, which costs far less
+    compilation than ``parallel=True`` (parfor lowering) for large kernels.
 
     Examples
     --------
@@ -39,7 +42,7 @@ def jit(func=None, *, parallel=False, fastmath=False, inline="never"):
     def decorate(f):
         if not numba_enabled():
             return f
-        options = dict(parallel=parallel, fastmath=fastmath, inline=inline)
+        options = dict(parallel=parallel, fastmath=fastmath, inline=inline, nogil=nogil)
         try:
             return numba.njit(cache=True, **options)(f)
         except RuntimeError:

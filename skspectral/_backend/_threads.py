@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from joblib import effective_n_jobs
@@ -57,3 +58,39 @@ def _numba_module():
     import numba
 
     return numba
+
+
+#: Chunks per thread in :func:`run_in_chunks`: rows differ in cost, so a
+#: few chunks per thread balance the load.
+CHUNKS_PER_THREAD = 4
+
+
+def run_in_chunks(call, n_rows):
+    """Run ``call(rows)`` over ``slice`` chunks of ``range(n_rows)`` on threads.
+
+    For compiled kernels that release the GIL (``jit(nogil=True)``) and write
+    each row's result independently: the result does not depend on the
+    number of threads. The threads are Numba's current count, so
+    :func:`threads` (``n_jobs``) governs them as it governs ``prange``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skspectral._backend import run_in_chunks
+    >>> out = np.zeros(10)
+    >>> def fill(rows):
+    ...     out[rows] = np.arange(rows.start, rows.stop)
+    >>> run_in_chunks(fill, 10)
+    >>> out.tolist() == list(range(10))
+    True
+    """
+    numba = _numba_module()
+    workers = min(n_rows, numba.get_num_threads() if numba else 1)
+    if workers <= 1:
+        call(slice(0, n_rows))
+        return
+    n_chunks = min(n_rows, workers * CHUNKS_PER_THREAD)
+    bounds = [n_rows * i // n_chunks for i in range(n_chunks + 1)]
+    with ThreadPoolExecutor(workers) as pool:
+        for future in [pool.submit(call, slice(a, b)) for a, b in zip(bounds, bounds[1:])]:
+            future.result()

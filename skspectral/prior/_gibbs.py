@@ -1,8 +1,7 @@
 """Numba kernels for sampling from a sparse-support model.
 
 * ``gibbs_supports``: Gibbs sampling of k-atom supports from a fully connected
-  pairwise Markov network over signed atoms, one independent chain per
-  ``prange`` iteration.
+  pairwise Markov network over signed atoms, independent chains.
 * ``em_groups``: EM for a Gaussian with missing data, where the data come
   summarised by *observation pattern* (which coordinates are seen): the E-step
   is linear in the observed values, so counts, sums and sums of outer
@@ -14,18 +13,70 @@
 
 Random numbers are drawn beforehand by NumPy from the caller's
 ``random_state`` and passed in, so results do not depend on the thread count.
+
+The kernels are serial and release the GIL; callers run them on threads over
+chunks of rows (:func:`~skspectral._backend.run_in_chunks`). Compared with
+``parallel=True`` and inlined helpers this cuts their first-call compilation
+from about 19 s to a few seconds, at the same speed once compiled.
 """
 
 import math
 
 import numpy as np
 
-from .._backend import jit, prange
+from .._backend import jit
 
 #: Largest support size whose observed pattern is an int64 bit mask (sign bit excluded).
 MAX_MASK_BITS = 62
 
-@jit(inline="always")
+
+# Compilation time: every NumPy function a kernel uses costs Numba typing
+# and lowering on first call (np.zeros, np.full, slice assignment, .copy()
+# and np.argsort together cost several seconds), while plain loops are
+# nearly free. So the kernels allocate with np.empty only and fill in loops.
+@jit
+def _clear1(a):
+    for i in range(a.shape[0]):
+        a[i] = 0
+
+
+@jit
+def _clear2(a):
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            a[i, j] = 0
+
+
+@jit
+def _clear3(a):
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            for m in range(a.shape[2]):
+                a[i, j, m] = 0
+
+
+@jit
+def _argsort_int(keys):
+    """Indices that sort ``keys`` (Shell sort with Ciura's gaps).
+
+    Written out because Numba's ``np.argsort`` costs about a second of
+    compilation; the key lists here hold at most a few thousand entries.
+    """
+    n = keys.shape[0]
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        order[i] = i
+    for gap in (701, 301, 132, 57, 23, 10, 4, 1):
+        for i in range(gap, n):
+            current = order[i]
+            j = i
+            while j >= gap and keys[order[j - gap]] > keys[current]:
+                order[j] = order[j - gap]
+                j -= gap
+            order[j] = current
+    return order
+
+@jit
 def _draw_slot(state, slot, log_unary, log_pair, n_atoms, u, scores):
     """Draw ``state[slot]`` given the other slots (entries ``< 0`` are empty)."""
     n_signed = log_unary.shape[0]
@@ -60,47 +111,36 @@ def _draw_slot(state, slot, log_unary, log_pair, n_atoms, u, scores):
     return n_signed - 1
 
 
-@jit(inline="always")
-def _sweep(state, log_unary, log_pair, n_atoms, uniforms, scores):
-    """One Gibbs sweep: re-draw every slot given the others, in order."""
-    for t in range(state.shape[0]):
-        state[t] = _draw_slot(state, t, log_unary, log_pair, n_atoms, uniforms[t], scores)
-
-
-@jit(parallel=True)
+@jit(nogil=True)
 def gibbs_supports(log_unary, log_pair, n_atoms, k, burn_in, thin, uniforms, init, out):
     """Run ``out.shape[0]`` Gibbs chains over k-subsets of signed atoms.
 
     Chain ``c`` starts from ``init[c]`` or, where ``init[c, 0] < 0``, from one
-    sequential pass (slot ``t`` drawn given slots ``< t``); it runs
-    ``burn_in`` full sweeps, then stores its state every ``thin`` sweeps into
-    ``out[c, d]``. ``uniforms`` has shape ``(n_chains, n_sweeps_total + 1, k)``.
+    sequential pass (slot ``t`` drawn given slots ``< t``: the sweep of an
+    empty state); it runs ``burn_in`` full sweeps, then stores its state
+    every ``thin`` sweeps into ``out[c, d]``. ``uniforms`` has shape
+    ``(n_chains, 1 + burn_in + n_draws * thin, k)``.
     """
     n_chains, n_draws = out.shape[0], out.shape[1]
     n_signed = log_unary.shape[0]
-    for c in prange(n_chains):
-        state = np.full(k, -1, dtype=np.int64)
+    n_sweeps = 1 + burn_in + n_draws * thin
+    for c in range(n_chains):
+        state = np.empty(k, dtype=np.int64)
         scores = np.empty(n_signed, dtype=np.float64)
-        if init[c, 0] >= 0:
-            for t in range(k):
-                state[t] = init[c, t]
-        else:
+        for t in range(k):
+            state[t] = init[c, t]
+        d = 0
+        for sweep in range(1 if init[c, 0] >= 0 else 0, n_sweeps):
             for t in range(k):
                 state[t] = _draw_slot(state, t, log_unary, log_pair, n_atoms,
-                                      uniforms[c, 0, t], scores)
-        sweep = 1
-        for _ in range(burn_in):
-            _sweep(state, log_unary, log_pair, n_atoms, uniforms[c, sweep], scores)
-            sweep += 1
-        for d in range(n_draws):
-            for _ in range(thin):
-                _sweep(state, log_unary, log_pair, n_atoms, uniforms[c, sweep], scores)
-                sweep += 1
-            for t in range(k):
-                out[c, d, t] = state[t]
+                                      uniforms[c, sweep, t], scores)
+            if sweep > burn_in and (sweep - burn_in) % thin == 0:
+                for t in range(k):
+                    out[c, d, t] = state[t]
+                d += 1
 
 
-@jit(inline="always")
+@jit
 def _cholesky_inplace(a, n):
     """Lower Cholesky factor of ``a[:n, :n]`` in place; False if not PD."""
     for j in range(n):
@@ -164,8 +204,8 @@ def em_groups(observed, counts, sums, outer, mean, cov, max_iter, tol, reg):
     n_iter = 0
     for it in range(max_iter):
         n_iter = it + 1
-        s1[:] = 0.0
-        s2[:] = 0.0
+        _clear1(s1)
+        _clear2(s2)
         for g in range(n_groups):
             no = 0
             nm = 0
@@ -177,11 +217,11 @@ def em_groups(observed, counts, sums, outer, mean, cov, max_iter, tol, reg):
                     mis[nm] = t
                     nm += 1
             n_g = counts[g]
-            proj[:] = 0.0
-            shift[:] = 0.0
+            _clear2(proj)
+            _clear1(shift)
             for a in range(no):
                 proj[obs[a], obs[a]] = 1.0
-            cond[:] = 0.0
+            _clear2(cond)
             if nm > 0:
                 if no > 0:
                     for a in range(no):
@@ -254,7 +294,7 @@ def em_groups(observed, counts, sums, outer, mean, cov, max_iter, tol, reg):
     return n_iter
 
 
-@jit(parallel=True)
+@jit(nogil=True)
 def support_coefficients(supports, train_atoms, train_values, inv_ptr, inv_img, atom_mean,
                          atom_var, max_iter, tol, reg, normals, out_coef):
     """EM per drawn support, then a positive draw of its coefficients.
@@ -269,9 +309,11 @@ def support_coefficients(supports, train_atoms, train_values, inv_ptr, inv_img, 
     n, k = supports.shape
     n_train, k_train = train_atoms.shape
     n_tries = normals.shape[1]
-    for i in prange(n):
+    for i in range(n):
         sup = supports[i]
-        seen = np.zeros(n_train, dtype=np.bool_)
+        seen = np.empty(n_train, dtype=np.bool_)
+        for r in range(n_train):
+            seen[r] = False
         n_img = 0
         for t in range(k):
             a = sup[t]
@@ -286,8 +328,12 @@ def support_coefficients(supports, train_atoms, train_values, inv_ptr, inv_img, 
                     seen[r] = True
                     imgs[n_img] = r
                     n_img += 1
-        seen_by = np.zeros((n_img, k), dtype=np.bool_)
-        vals = np.zeros((n_img, k))
+        seen_by = np.empty((n_img, k), dtype=np.bool_)
+        vals = np.empty((n_img, k))
+        for q in range(n_img):
+            for t in range(k):
+                seen_by[q, t] = False
+        _clear2(vals)
         for q in range(n_img):
             r = imgs[q]
             for t in range(k):
@@ -298,29 +344,35 @@ def support_coefficients(supports, train_atoms, train_values, inv_ptr, inv_img, 
         # Images observing the same atoms of the support form one EM group.
         # The pattern is the group key while it fits in a 63-bit integer;
         # beyond, every image is its own group (exact, only slower).
-        keys = np.arange(n_img, dtype=np.int64)
+        keys = np.empty(n_img, dtype=np.int64)
+        for q in range(n_img):
+            keys[q] = q
         if k <= MAX_MASK_BITS:
             for q in range(n_img):
-                key = np.int64(0)
+                key = 0
                 for t in range(k):
                     if seen_by[q, t]:
-                        key |= np.int64(1) << t
+                        key |= 1 << t
                 keys[q] = key
-        order = np.argsort(keys)
+        order = _argsort_int(keys)
         n_groups = 0
         for q in range(n_img):
             if q == 0 or keys[order[q]] != keys[order[q - 1]]:
                 n_groups += 1
-        g_observed = np.zeros((n_groups, k), dtype=np.bool_)
-        g_counts = np.zeros(n_groups)
-        g_sums = np.zeros((n_groups, k))
-        g_outer = np.zeros((n_groups, k, k))
+        g_observed = np.empty((n_groups, k), dtype=np.bool_)
+        g_counts = np.empty(n_groups)
+        g_sums = np.empty((n_groups, k))
+        g_outer = np.empty((n_groups, k, k))
+        _clear1(g_counts)
+        _clear2(g_sums)
+        _clear3(g_outer)
         g = -1
         for q in range(n_img):
             r = order[q]
             if q == 0 or keys[r] != keys[order[q - 1]]:
                 g += 1
-                g_observed[g] = seen_by[r]
+                for t in range(k):
+                    g_observed[g, t] = seen_by[r, t]
             g_counts[g] += 1.0
             for t in range(k):
                 v = vals[r, t]
@@ -329,15 +381,19 @@ def support_coefficients(supports, train_atoms, train_values, inv_ptr, inv_img, 
                     for s in range(k):
                         g_outer[g, t, s] += v * vals[r, s]
         mean = np.empty(k)
-        cov = np.zeros((k, k))
+        cov = np.empty((k, k))
+        _clear2(cov)
         for t in range(k):
             mean[t] = atom_mean[sup[t]]
             cov[t, t] = atom_var[sup[t]] + reg
         em_groups(g_observed, g_counts, g_sums, g_outer, mean, cov, max_iter, tol, reg)
-        chol = cov.copy()
+        chol = np.empty((k, k))
+        for t in range(k):
+            for s in range(k):
+                chol[t, s] = cov[t, s]
         if not _cholesky_inplace(chol, k):
             # Rare: fall back to the diagonal when EM's estimate is not PD.
-            chol[:] = 0.0
+            _clear2(chol)
             for t in range(k):
                 chol[t, t] = math.sqrt(max(cov[t, t], reg))
         for trial in range(n_tries):

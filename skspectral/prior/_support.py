@@ -19,6 +19,7 @@ Markov network
 import numpy as np
 from scipy import sparse
 
+from .._backend import run_in_chunks
 from ._gibbs import gibbs_supports, support_coefficients
 
 #: Independent Gibbs chains used by ``sample`` (fixed, so that draws do not
@@ -109,7 +110,11 @@ def draw_supports(log_unary, log_pair, n_atoms, k, n_samples, burn_in, thin, rng
     uniforms = rng.random_sample((n_chains, n_sweeps, k))
     init = np.full((n_chains, k), -1, dtype=np.int64)
     out = np.empty((n_chains, n_draws, k), dtype=np.int64)
-    gibbs_supports(log_unary, log_pair, n_atoms, k, burn_in, thin, uniforms, init, out)
+    run_in_chunks(
+        lambda c: gibbs_supports(log_unary, log_pair, n_atoms, k, burn_in, thin, uniforms[c],
+                                 init[c], out[c]),
+        n_chains,
+    )
     # Draw-major order: consecutive samples come from different chains.
     return out.transpose(1, 0, 2).reshape(-1, k)[:n_samples].copy()
 
@@ -120,10 +125,13 @@ def draw_coefficients(supports, model, em_max_iter, rng):
     normals = rng.standard_normal((n, N_POSITIVE_TRIES, k))
     coef = np.empty((n, k))
     scale = float(np.mean(model["atom_var"]))
-    support_coefficients(
-        supports, model["signed"], model["magnitudes"], model["inv_ptr"], model["inv_img"],
-        model["atom_mean"], model["atom_var"], em_max_iter, 1e-4 * np.sqrt(scale),
-        1e-6 * scale, normals, coef,
+    run_in_chunks(
+        lambda rows: support_coefficients(
+            supports[rows], model["signed"], model["magnitudes"], model["inv_ptr"],
+            model["inv_img"], model["atom_mean"], model["atom_var"], em_max_iter,
+            1e-4 * np.sqrt(scale), 1e-6 * scale, normals[rows], coef[rows],
+        ),
+        n,
     )
     return coef
 

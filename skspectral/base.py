@@ -27,7 +27,10 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils._param_validation import (
+    InvalidParameterError,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from tqdm.auto import tqdm
 
@@ -144,17 +147,21 @@ def draw_labels(classes, class_weights, n_samples, y, rng, owner):
         return classes[rng.choice(len(classes), n_samples, p=class_weights)]
     labels = np.asarray(y)
     if labels.ndim == 0:
-        labels = np.full(n_samples, labels.item(), dtype=classes.dtype)
+        labels = labels.reshape(1)
     elif labels.shape != (n_samples,):
         raise ValueError(
             f"y must be one class label or {n_samples} labels; got shape {labels.shape}."
         )
-    unknown = np.setdiff1d(labels, classes)
-    if unknown.size:
+    # Compared as Python values: a label of another type (a string for int
+    # classes) is unknown, not a conversion error.
+    known = set(classes.tolist())
+    unknown = [label for label in dict.fromkeys(labels.tolist()) if label not in known]
+    if unknown:
         raise ValueError(
             f"y={unknown[0]!r} is not a class seen in fit; known classes: {classes.tolist()}."
         )
-    return labels
+    labels = labels.astype(classes.dtype, copy=False)
+    return np.broadcast_to(labels, (n_samples,)) if labels.shape[0] == 1 else labels
 
 
 class StrictParamsMixin:
@@ -658,6 +665,11 @@ class GenerativeMixin:
             if getattr(self, "classes_", None) is None:
                 draw_labels(None, None, n_samples, y, None, type(self).__name__)
             y = _check_sample_labels(y, n_samples)
+        if random_state is not None:
+            validate_parameter_constraints(
+                {"random_state": ["random_state"]}, {"random_state": random_state},
+                caller_name=f"{type(self).__name__}.sample",
+            )
         rng = check_random_state(self.random_state if random_state is None else random_state)
         return n_samples, y, rng
 

@@ -29,6 +29,10 @@ from ._objectives import augment, ctrl_game, label_groups, reconstruction_loss
 DEFAULT_PRIOR_DIM = 32
 
 
+
+def _positive_int(value):
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_)) and value > 0
+
 class ConvSparseCoder(BaseDictionaryModel):
     """Convolutional sparse coding autoencoder, trained by dictionary learning or CTRL.
 
@@ -240,13 +244,13 @@ class ConvSparseCoder(BaseDictionaryModel):
 
     def _check_layout(self, n_features):
         n_filters, strides = tuple(self.n_filters), tuple(self.strides)
-        if not n_filters or not all(isinstance(n, Integral) and n > 0 for n in n_filters):
+        if not n_filters or not all(_positive_int(n) for n in n_filters):
             raise ValueError(
                 f"The 'n_filters' parameter must be a non-empty tuple of positive "
                 f"integers; got {self.n_filters!r}."
             )
         if len(strides) != len(n_filters) or not all(
-            isinstance(s, Integral) and s > 0 for s in strides
+            _positive_int(s) for s in strides
         ):
             raise ValueError(
                 f"The 'strides' parameter must be a tuple of {len(n_filters)} positive "
@@ -255,6 +259,11 @@ class ConvSparseCoder(BaseDictionaryModel):
         if self.image_shape is None:
             return (1, (n_features,), None)
         H, W, C = check_image_shape(self.image_shape, n_features)
+        if self.kernel_size > min(H, W):
+            raise ValueError(
+                f"The 'kernel_size' parameter ({self.kernel_size}) is larger than the images "
+                f"({H}x{W}); filters must fit in the image."
+            )
         return (C, (H, W), (H, W, C))
 
     def _build_net(self):

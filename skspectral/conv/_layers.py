@@ -52,12 +52,6 @@ class CSCLayer(nn.Module):
         self.alpha = alpha
         self.positive = positive
         self.in_size = tuple(in_size)
-        if kernel_size > min(self.in_size):
-            # Padding would make most of each filter see only zeros.
-            raise ValueError(
-                f"kernel_size={kernel_size} is larger than the spatial size {self.in_size} "
-                "this layer sees; choose a smaller kernel_size (or fewer strided layers)."
-            )
         self.out_size = tuple(
             conv_output_size(s, kernel_size, stride, self.padding) for s in in_size
         )

@@ -27,6 +27,9 @@ def _images_to_nchw(X, name, ndim_options):
             f"{name} must have {' or '.join(map(str, ndim_options))} dimensions; "
             f"got shape {X.shape}."
         )
+    if 0 in X.shape:
+        raise ValueError(f"{name} must hold at least one image of at least 1 pixel; got shape "
+                         f"{X.shape}.")
     if not np.all(np.isfinite(X)):
         raise ValueError(f"{name} contains NaN or infinity.")
     if X.dtype not in (np.float32, np.float64):

@@ -73,6 +73,9 @@ def load_images(path, *, size=None, grayscale=False, n_samples=None, target=None
     (3, 16)
     """
     check_n_samples(n_samples)
+    size = _check_size(size)
+    if not isinstance(grayscale, (bool, np.bool_)):
+        raise TypeError(f"The 'grayscale' parameter must be a bool; got {grayscale!r}.")
     path = Path(path)
     if path.suffix in (".npy", ".npz"):
         images = _load_array(path)[:n_samples]
@@ -82,9 +85,31 @@ def load_images(path, *, size=None, grayscale=False, n_samples=None, target=None
         images = _load_files(path, size, grayscale, n_samples)
     if target is not None:
         target = np.asarray(target)
-        if len(target) < len(images):
-            raise ValueError(f"target has {len(target)} entries for {len(images)} images.")
+        # With n_samples, target may label the whole file; it is cut like the images.
+        expected_at_least = len(images) if n_samples is not None else None
+        if target.ndim != 1 or (
+            len(target) != len(images)
+            and (expected_at_least is None or len(target) < expected_at_least)
+        ):
+            raise ValueError(
+                f"target must hold one label per image ({len(images)}); got shape "
+                f"{target.shape}."
+            )
+        target = target[: len(images)]
     return images_to_bunch(images, target, f"Images loaded from {path}.", n_samples)
+
+
+def _check_size(size):
+    if size is None:
+        return None
+    if (
+        not isinstance(size, (tuple, list))
+        or len(size) != 2
+        or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
+                   for s in size)
+    ):
+        raise ValueError(f"The 'size' parameter must be a pair of ints (H, W) >= 1; got {size!r}.")
+    return tuple(int(s) for s in size)
 
 
 def _load_array(path):
@@ -169,6 +194,8 @@ def _convert(img, size, grayscale):
 
     if size is None and not grayscale:
         return img
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]  # PIL has no one-channel colour mode
     if img.dtype != np.uint8:
         img = (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
     pil = Image.fromarray(img)

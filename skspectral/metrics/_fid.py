@@ -232,7 +232,7 @@ def _feature_function(extractor, weights_path, batch_size, device, name="feature
     if not isinstance(batch_size, Integral) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
     if callable(extractor):
-        return functools.partial(_extract_with_callable, extractor, batch_size)
+        return functools.partial(_extract_with_callable, extractor, batch_size, name)
     if isinstance(extractor, str) and extractor == "inception":
         torch_device = resolve_device(device)
         model = _load_torchscript(os.fspath(_inception_file(weights_path)), str(torch_device))
@@ -240,12 +240,20 @@ def _feature_function(extractor, weights_path, batch_size, device, name="feature
     raise ValueError(f"{name} must be 'inception' or a callable; got {extractor!r}.")
 
 
-def _extract_with_callable(extractor, batch_size, images):
+def _extract_with_callable(extractor, batch_size, name, images):
     parts = []
     for batch in iter_batches(images.shape[0], batch_size):
         out = extractor(images[batch])
         out = as_numpy(out) if isinstance(out, torch.Tensor) else np.asarray(out)
-        parts.append(out.reshape(out.shape[0], -1).astype(np.float64))
+        if out.ndim < 1 or out.shape[0] != batch.stop - batch.start or out.dtype.kind not in "fiub":
+            raise ValueError(
+                f"{name} must return one row of real numbers per image; got an array of "
+                f"shape {out.shape} and dtype {out.dtype} for {batch.stop - batch.start} images."
+            )
+        out = out.reshape(out.shape[0], -1).astype(np.float64)
+        if not np.all(np.isfinite(out)):
+            raise ValueError(f"{name} returned NaN or infinite values.")
+        parts.append(out)
     return np.concatenate(parts)
 
 

@@ -33,6 +33,8 @@ def to_image_batch(X, image_shape=None, *, dtype=np.float64, name="X"):
             f"{name} must be 2-D (n_samples, n_features) flattened images or 3-D/4-D "
             f"image arrays; got an array of shape {X.shape}."
         )
+    if X.shape[0] == 0 or 0 in X.shape[1:]:
+        raise ValueError(f"{name} must hold at least one non-empty image; got shape {X.shape}.")
     flat = check_array(X.reshape(X.shape[0], -1), dtype=dtype, input_name=name)
     if image_shape is None:
         raise ValueError(

@@ -39,8 +39,8 @@ def nearest_neighbor_distance(X_gen, X_train, *, return_ratio=False, n_jobs=None
     >>> nearest_neighbor_distance(np.array([[0.0, 1.0]]), X_train)
     array([1.])
     """
-    X_gen = check_array(X_gen, dtype=np.float64)
-    X_train = check_array(X_train, dtype=np.float64, ensure_min_samples=2)
+    X_gen = check_array(X_gen, dtype=np.float64, input_name="X_gen")
+    X_train = check_array(X_train, dtype=np.float64, ensure_min_samples=2, input_name="X_train")
     if X_gen.shape[1] != X_train.shape[1]:
         raise ValueError(
             f"X_gen has {X_gen.shape[1]} features but X_train has {X_train.shape[1]}."
@@ -49,5 +49,10 @@ def nearest_neighbor_distance(X_gen, X_train, *, return_ratio=False, n_jobs=None
     distances = nn.kneighbors(X_gen, n_neighbors=1)[0][:, 0]
     if not return_ratio:
         return distances
-    train_nn = nn.kneighbors(X_train, n_neighbors=2)[0][:, 1]
-    return distances, distances / np.median(train_nn)
+    train_nn = np.median(nn.kneighbors(X_train, n_neighbors=2)[0][:, 1])
+    if not train_nn > 0:
+        raise ValueError(
+            "return_ratio=True needs distinct training images: most rows of X_train are "
+            "duplicates, so their median nearest-neighbour distance is 0."
+        )
+    return distances, distances / train_nn

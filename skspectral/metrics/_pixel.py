@@ -40,6 +40,10 @@ def psnr(X, X_hat, *, data_range=1.0):
         raise ValueError(f"data_range must be a positive number; got {data_range!r}.")
     X = np.asarray(X)
     X_hat = np.asarray(X_hat)
+    for name, A in (("X", X), ("X_hat", X_hat)):
+        if A.ndim < 2 or 0 in A.shape:
+            raise ValueError(f"{name} must hold at least one non-empty image; got shape "
+                             f"{A.shape}.")
     X = check_array(X.reshape(X.shape[0], -1), dtype=np.float64, input_name="X")
     X_hat = check_array(X_hat.reshape(X_hat.shape[0], -1), dtype=np.float64, input_name="X_hat")
     check_consistent_length(X, X_hat)

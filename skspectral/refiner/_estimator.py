@@ -24,6 +24,8 @@ from ..utils import check_image_shape
 from . import _stig
 from ._profile import refine_profile
 
+#: Smallest image side the STIG critic (two stride-2 convolutions) accepts.
+STIG_MIN_SIZE = 4
 
 class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEstimator):
     """Move the magnitude spectrum of generated images toward that of real ones.
@@ -287,6 +289,12 @@ class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEsti
     # -- STIG -----------------------------------------------------------------
 
     def _check_stig_target(self, y, n_samples):
+        H, W, _ = self.image_shape_
+        if min(H, W) < STIG_MIN_SIZE:
+            raise ValueError(
+                f"method='stig' needs images of at least {STIG_MIN_SIZE}x{STIG_MIN_SIZE} pixels "
+                f"(its critic halves them twice); image_shape is {self.image_shape_[:2]}."
+            )
         if y is None:
             raise ValueError(
                 "method='stig' needs y marking real (1) and generated (0) images; "
@@ -297,10 +305,10 @@ class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEsti
             raise ValueError(
                 f"y must be 1-D with one entry per image ({n_samples}); got shape {y.shape}."
             )
-        values = set(np.unique(y).tolist())
+        values = set(y.tolist())
         if not values <= {0, 1}:
             raise ValueError(
-                f"y must hold 1 (real) and 0 (generated); got the values {sorted(values)}."
+                f"y must hold 1 (real) and 0 (generated); got the values {sorted(values, key=repr)}."
             )
         if len(values) < 2:
             raise ValueError(

@@ -429,7 +429,10 @@ class SpectralDictionary(BaseDictionaryModel):
         )
 
     def _decode(self, W):
-        return synthesize(W, self.components_, self.mean_, device=self._synthesis_device())
+        # In the dtype of the codes: float32 codes give float32 images.
+        return synthesize(W, self.components_.astype(W.dtype, copy=False),
+                          self.mean_.astype(W.dtype, copy=False),
+                          device=self._synthesis_device())
 
     def transform(self, X):
         """Mixing weights of ``X``: ridge least squares through the atoms.
@@ -468,7 +471,7 @@ class SpectralDictionary(BaseDictionaryModel):
         check_is_fitted(self)
         W = self._check_codes(X)
         if frequency_gain is not None:
-            W = W * self._gains(frequency_gain)
+            W = (W * self._gains(frequency_gain)).astype(W.dtype, copy=False)
         return self._map_rows(self._decode, W, self.n_features_in_, "inverse_transform")
 
     def _gains(self, frequency_gain):
@@ -527,7 +530,7 @@ class SpectralDictionary(BaseDictionaryModel):
         gains = None if frequency_gain is None else self._gains(frequency_gain)
         if self._mixture is None or y is not None:
             codes = self._check_codes(self._draw_prior_codes(n_samples, y, rng))
-            return self._decode(codes if gains is None else codes * gains)
+            return self._decode(codes if gains is None else (codes * gains).astype(codes.dtype))
         return self._sample_mixture(n_samples, rng, gains)
 
     def _sampling_factors(self, gains):

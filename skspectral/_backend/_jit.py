@@ -20,7 +20,8 @@ def numba_enabled():
     return os.environ.get("SKSPECTRAL_DISABLE_NUMBA", "0").lower() in ("", "0", "false")
 
 
-def jit(func=None, *, parallel=False, fastmath=False, inline="never", nogil=False):
+def jit(func=None, *, parallel=False, fastmath=False, inline="never", nogil=False,
+        internal=False):
     """Decorate a kernel: ``numba.njit(cache=True)`` or the plain function.
 
     Numba dispatchers compile lazily on first call, so importing skspectral
@@ -43,6 +44,10 @@ def jit(func=None, *, parallel=False, fastmath=False, inline="never", nogil=Fals
         if not numba_enabled():
             return f
         options = dict(parallel=parallel, fastmath=fastmath, inline=inline, nogil=nogil)
+        if internal:
+            # Called only from other kernels: no Python-callable wrapper to
+            # generate, which saves compilation time.
+            options["no_cpython_wrapper"] = True
         try:
             return numba.njit(cache=True, **options)(f)
         except RuntimeError:

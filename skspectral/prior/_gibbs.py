@@ -34,20 +34,20 @@ MAX_MASK_BITS = 62
 # and lowering on first call (np.zeros, np.full, slice assignment, .copy()
 # and np.argsort together cost several seconds), while plain loops are
 # nearly free. So the kernels allocate with np.empty only and fill in loops.
-@jit
+@jit(internal=True)
 def _clear1(a):
     for i in range(a.shape[0]):
         a[i] = 0
 
 
-@jit
+@jit(internal=True)
 def _clear2(a):
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
             a[i, j] = 0
 
 
-@jit
+@jit(internal=True)
 def _clear3(a):
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
@@ -55,7 +55,7 @@ def _clear3(a):
                 a[i, j, m] = 0
 
 
-@jit
+@jit(internal=True)
 def _argsort_int(keys):
     """Indices that sort ``keys`` (Shell sort with Ciura's gaps).
 
@@ -76,7 +76,7 @@ def _argsort_int(keys):
             order[j] = current
     return order
 
-@jit
+@jit(internal=True)
 def _draw_slot(state, slot, log_unary, log_pair, n_atoms, u, scores):
     """Draw ``state[slot]`` given the other slots (entries ``< 0`` are empty)."""
     n_signed = log_unary.shape[0]
@@ -140,7 +140,7 @@ def gibbs_supports(log_unary, log_pair, n_atoms, k, burn_in, thin, uniforms, ini
                 d += 1
 
 
-@jit
+@jit(internal=True)
 def _cholesky_inplace(a, n):
     """Lower Cholesky factor of ``a[:n, :n]`` in place; False if not PD."""
     for j in range(n):

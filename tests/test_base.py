@@ -9,8 +9,8 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from _models import small_models
 from sklearn.datasets import load_digits
-from sklearn.decomposition import PCA
 
 from skspectral import (
     CoefficientPrior,
@@ -18,7 +18,6 @@ from skspectral import (
     SparseSupportMRF,
     SpectralDictionary,
     SpectrumRefiner,
-    make_pipeline,
 )
 from skspectral._backend import n_threads, threads
 from skspectral.base import BaseDictionaryModel, GenerativeMixin
@@ -33,28 +32,16 @@ def digits():
     return data.data[:240] / 16.0, data.target[:240] % 3
 
 
-def _small_models():
-    return {
-        "spectral": SpectralDictionary(n_atoms=6, max_iter=2, random_state=0, device="cpu"),
-        "sparse": SparseSupportMRF(n_atoms=24, n_nonzero_coefs=3, max_iter=2, burn_in=2,
-                                   random_state=0, device="cpu"),
-        "conv": ConvSparseCoder(n_filters=(3,), strides=(1,), image_shape=(8, 8), max_iter=1,
-                                random_state=0, device="cpu"),
-        "prior": CoefficientPrior("gmm", n_components=2, random_state=0),
-        "pipeline": make_pipeline(PCA(5), CoefficientPrior(random_state=0)),
-    }
-
-
 @pytest.fixture(scope="module")
 def fitted(digits):
     X, _ = digits
-    return {name: model.fit(X) for name, model in _small_models().items()}
+    return {name: model.fit(X) for name, model in small_models().items()}
 
 
 @pytest.fixture(scope="module")
 def fitted_with_labels(digits):
     X, y = digits
-    return {name: model.fit(X, y) for name, model in _small_models().items()}
+    return {name: model.fit(X, y) for name, model in small_models().items()}
 
 
 @pytest.mark.parametrize("name", ["spectral", "sparse", "conv", "prior", "pipeline"])
@@ -159,7 +146,7 @@ def test_fit_leaves_global_rng_state_alone(digits):
     expected_torch, expected_numpy = torch.rand(2), np.random.rand(2)
     torch.manual_seed(7)
     np.random.seed(7)
-    for model in _small_models().values():
+    for model in small_models().values():
         model.fit(digits[0][:80])
     stig = SpectrumRefiner("stig", image_shape=(8, 8), max_iter=1, batch_size=20, random_state=0)
     stig.fit(digits[0][:80], np.arange(80) % 2)

@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _models import small_models
 from sklearn.datasets import load_digits
-from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 
 import skspectral._backend._batches as batches_module
@@ -17,7 +17,6 @@ from skspectral import (
     SparseSupportMRF,
     SpectralDictionary,
     SpectrumRefiner,
-    make_pipeline,
     orthogonal_mp_batch,
 )
 from skspectral._backend import OutputTooLargeError, check_output_size
@@ -30,22 +29,10 @@ def digits():
     return (data.data[:240] / 16.0).astype(np.float32), data.target[:240] % 3
 
 
-def _models():
-    return {
-        "spectral": SpectralDictionary(n_atoms=6, max_iter=2, random_state=0, device="cpu"),
-        "sparse": SparseSupportMRF(n_atoms=24, n_nonzero_coefs=3, max_iter=2, burn_in=2,
-                                   random_state=0, device="cpu"),
-        "conv": ConvSparseCoder(n_filters=(3,), strides=(1,), image_shape=(8, 8), max_iter=1,
-                                random_state=0, device="cpu"),
-        "prior": CoefficientPrior("gmm", n_components=2, random_state=0),
-        "pipeline": make_pipeline(PCA(5), CoefficientPrior(random_state=0)),
-    }
-
-
 @pytest.fixture(scope="module")
 def fitted(digits):
     X, _ = digits
-    return {name: model.fit(X) for name, model in _models().items()}
+    return {name: model.fit(X) for name, model in small_models().items()}
 
 
 # ------------------------------------------------------------ divergence

@@ -6,8 +6,8 @@ selection of every signal then only needs the Gram matrix ``G = D D^T`` and a
 Cholesky factor of ``G`` restricted to the selected atoms, grown by one row
 per step (progressive Cholesky). No residual in signal space is ever formed.
 
-The CPU kernel is compiled by Numba and runs the per-signal selection in
-parallel (``prange``); the CUDA path is a batched torch version of the same
+The CPU kernel is compiled by Numba and runs the per-signal selection on
+threads over chunks of signals (it releases the GIL); the CUDA path is a batched torch version of the same
 recursion. Both reproduce scikit-learn's ``orthogonal_mp_gram`` step for step
 (same argmax rule, same stopping rule), so the supports are identical up to
 floating-point ties.
@@ -18,10 +18,10 @@ import math
 import numpy as np
 import torch
 
-from .._backend import DEFAULT_CHUNK, as_numpy, as_tensor, jit, prange, threads
+from .._backend import DEFAULT_CHUNK, as_numpy, as_tensor, jit, run_in_chunks, threads
 
 
-@jit(inline="always")
+@jit(internal=True)
 def _omp_one(alpha0, gram, n_nonzero, tiny, idx_out, val_out, alpha, gbuf, chol, xy, gamma,
              tmp):
     """OMP of one signal from its correlations ``alpha0 = D x``.
@@ -113,24 +113,21 @@ def _omp_one(alpha0, gram, n_nonzero, tiny, idx_out, val_out, alpha, gbuf, chol,
     return n_active
 
 
-#: Signals per parallel task (scratch space is allocated once per task).
-_BLOCK = 64
-
-
-@jit(parallel=True)
+@jit(nogil=True)
 def _batch_omp_numba(alpha0, gram, n_nonzero, tiny, idx, val, count):
+    """OMP of every row of ``alpha0``, serially; callers run row chunks on
+    threads (:func:`~skspectral._backend.run_in_chunks`), which compiles in
+    a fraction of the time of a ``parallel=True`` kernel."""
     n, n_atoms = alpha0.shape
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
-    for b in prange(n_blocks):
-        alpha = np.empty(n_atoms, dtype=alpha0.dtype)
-        gbuf = np.empty(1, dtype=alpha0.dtype)
-        chol = np.empty((n_nonzero, n_nonzero), dtype=np.float64)
-        xy = np.empty(n_nonzero, dtype=np.float64)
-        gamma = np.empty(n_nonzero, dtype=np.float64)
-        tmp = np.empty(n_nonzero, dtype=np.float64)
-        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            count[i] = _omp_one(alpha0[i], gram, n_nonzero, tiny, idx[i], val[i], alpha, gbuf,
-                                chol, xy, gamma, tmp)
+    alpha = np.empty(n_atoms, dtype=alpha0.dtype)
+    gbuf = np.empty(1, dtype=alpha0.dtype)
+    chol = np.empty((n_nonzero, n_nonzero), dtype=np.float64)
+    xy = np.empty(n_nonzero, dtype=np.float64)
+    gamma = np.empty(n_nonzero, dtype=np.float64)
+    tmp = np.empty(n_nonzero, dtype=np.float64)
+    for i in range(n):
+        count[i] = _omp_one(alpha0[i], gram, n_nonzero, tiny, idx[i], val[i], alpha, gbuf,
+                            chol, xy, gamma, tmp)
 
 
 def _batch_omp_torch(alpha0, gram, n_nonzero):
@@ -211,8 +208,12 @@ def batch_omp(X, dictionary, n_nonzero_coefs, *, gram=None, device=None, n_jobs=
         for start in range(0, n, chunk_size):
             stop = min(n, start + chunk_size)
             alpha0 = X[start:stop] @ dictionary.T
-            _batch_omp_numba(alpha0, gram, k, tiny, atoms[start:stop], values[start:stop],
-                             counts[start:stop])
+            idx, val, cnt = atoms[start:stop], values[start:stop], counts[start:stop]
+            run_in_chunks(
+                lambda rows, a=alpha0, i=idx, v=val, c=cnt: _batch_omp_numba(
+                    a[rows], gram, k, tiny, i[rows], v[rows], c[rows]),
+                stop - start,
+            )
     return atoms, values.astype(dtype, copy=False), counts
 
 

@@ -160,7 +160,7 @@ def _cholesky_inplace(a, n):
     return True
 
 
-@jit
+@jit(internal=True)
 def em_groups(observed, counts, sums, outer, mean, cov, max_iter, tol, reg):
     """EM for N(mean, cov) from pattern-summarised data with missing entries.
 

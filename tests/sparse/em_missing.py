@@ -6,7 +6,14 @@ support, after summarising rows by observation pattern.
 
 import numpy as np
 
+from skspectral._backend import jit
 from skspectral.prior._gibbs import em_groups
+
+
+@jit
+def _em_groups(observed, counts, sums, outer, mean, cov, max_iter, tol, reg):
+    # em_groups is callable from kernels only (no Python wrapper).
+    return em_groups(observed, counts, sums, outer, mean, cov, max_iter, tol, reg)
 
 
 def fit_gaussian_missing(X, observed, max_iter=100, tol=1e-6, reg=0.0):
@@ -31,6 +38,6 @@ def fit_gaussian_missing(X, observed, max_iter=100, tol=1e-6, reg=0.0):
         mean = np.where(n_obs > 0, values.sum(axis=0) / np.maximum(n_obs, 1), 0.0)
         var = np.array([X[observed[:, t], t].var() if n_obs[t] > 1 else 1.0 for t in range(k)])
     cov = np.diag(np.maximum(var, 1e-12))
-    n_iter = em_groups(patterns, counts, sums, outer, mean, cov, max_iter, tol,
+    n_iter = _em_groups(patterns, counts, sums, outer, mean, cov, max_iter, tol,
                        reg)
     return mean, cov, n_iter

@@ -15,7 +15,6 @@ check, tags, the device policy and pickling) comes from here.
 
 import math
 import warnings
-from numbers import Integral
 
 import numpy as np
 import torch
@@ -38,6 +37,7 @@ from ._backend import (
     DEFAULT_CHUNK,
     FLOAT_DTYPES,
     check_output_size,
+    is_positive_int,
     iter_batches,
     reject_bool_numbers,
     resolve_device,
@@ -83,11 +83,7 @@ def check_n_samples(n_samples, name="n_samples"):
     ...
     sklearn.utils._param_validation.InvalidParameterError: The 'n_samples' parameter must be an int >= 1; got True.
     """
-    if (
-        isinstance(n_samples, (bool, np.bool_))
-        or not isinstance(n_samples, Integral)
-        or n_samples < 1
-    ):
+    if not is_positive_int(n_samples):
         raise InvalidParameterError(
             f"The '{name}' parameter must be an int >= 1; got {n_samples!r}."
         )

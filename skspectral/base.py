@@ -125,6 +125,16 @@ def check_labels(y, n_samples):
     return y, classes, counts
 
 
+def _check_sample_labels(y, n_samples):
+    """``y`` of ``sample``: one label (0-d) or one per sample (1-D)."""
+    labels = np.asarray(y)
+    if labels.ndim > 1 or (labels.ndim == 1 and labels.shape[0] != n_samples):
+        raise ValueError(
+            f"y must be one class label or {n_samples} labels; got shape {labels.shape}."
+        )
+    return labels
+
+
 def draw_labels(classes, class_weights, n_samples, y, rng, owner):
     """The class of each of ``n_samples`` draws.
 
@@ -141,13 +151,7 @@ def draw_labels(classes, class_weights, n_samples, y, rng, owner):
         return None
     if y is None:
         return classes[rng.choice(len(classes), n_samples, p=class_weights)]
-    labels = np.asarray(y)
-    if labels.ndim == 0:
-        labels = labels.reshape(1)
-    elif labels.shape != (n_samples,):
-        raise ValueError(
-            f"y must be one class label or {n_samples} labels; got shape {labels.shape}."
-        )
+    labels = _check_sample_labels(y, n_samples).reshape(-1)
     # Compared as Python values: a label of another type (a string for int
     # classes) is unknown, not a conversion error.
     known = set(classes.tolist())
@@ -680,15 +684,6 @@ class GenerativeMixin:
 
     def _sample_dtype(self):
         return getattr(self, "_dtype", np.float64)
-
-
-def _check_sample_labels(y, n_samples):
-    labels = np.asarray(y)
-    if labels.ndim > 1 or (labels.ndim == 1 and labels.shape[0] != n_samples):
-        raise ValueError(
-            f"y must be one class label or {n_samples} labels; got shape {labels.shape}."
-        )
-    return labels
 
 
 def _gather_batches(batches, n_samples):

@@ -9,7 +9,6 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from _models import small_models
 from sklearn.datasets import load_digits
 
 from skspectral import (
@@ -21,6 +20,7 @@ from skspectral import (
 )
 from skspectral._backend import n_threads, threads
 from skspectral.base import BaseDictionaryModel, GenerativeMixin
+from tests._models import small_models
 
 PACKAGE = Path(__file__).resolve().parents[1] / "skspectral"
 MODEL_PACKAGES = ("spectral", "sparse", "conv", "prior", "refiner")

@@ -1,21 +1,20 @@
 """Saving fitted estimators: skops files, pickles, the version stamp, GPU fits on CPUs."""
 
 import copy
-import importlib
 import io
 import pickle
 import re
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
+import skops.io as skops_io
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.exceptions import InconsistentVersionWarning as SklearnVersionWarning
+from skops.io.exceptions import UntrustedTypesFoundException
 
 import skspectral
 from skspectral import (
@@ -28,32 +27,7 @@ from skspectral import (
     make_pipeline,
 )
 from skspectral.exceptions import InconsistentVersionWarning
-
-
-def _import_skops_io():
-    """Import skops.io with tests/ off sys.path.
-
-    Under pytest tests/ is on sys.path, where tests/sparse/ passes for the
-    optional ``sparse`` package that dask probes when skops, listing
-    scikit-learn's estimators at import, imports it.
-    """
-    tests_dir = Path(__file__).resolve().parent
-    saved = sys.path[:]
-    sys.path[:] = [p for p in saved if Path(p or ".").resolve() != tests_dir]
-    if getattr(sys.modules.get("sparse"), "__file__", "") is None:  # the namespace stand-in
-        del sys.modules["sparse"]
-    try:
-        return importlib.import_module("skops.io")
-    finally:
-        sys.path[:] = saved
-
-
-skops_io = _import_skops_io()
-UntrustedTypesFoundException = skops_io.exceptions.UntrustedTypesFoundException
-dump, get_trusted_types, load = (
-    getattr(importlib.import_module("skspectral.io"), name)
-    for name in ("dump", "get_trusted_types", "load")
-)
+from skspectral.io import dump, get_trusted_types, load
 
 PRIOR_KINDS = ("gaussian", "diagonal", "gmm", "kde", "sparse_support")
 

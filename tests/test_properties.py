@@ -38,7 +38,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _strategies import arrays, cast, describe, fill, param_values, pick
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -67,6 +66,7 @@ from skspectral.metrics import (
     psnr,
     radial_power_spectrum,
 )
+from tests._strategies import arrays, cast, describe, fill, param_values, pick
 
 # ------------------------------------------------------------------ profiles
 _COMMON = dict(

@@ -6,7 +6,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from _models import small_models
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
@@ -21,6 +20,7 @@ from skspectral import (
 )
 from skspectral._backend import OutputTooLargeError, check_output_size
 from skspectral.base import check_loss_growth, train_epochs
+from tests._models import small_models
 
 
 @pytest.fixture(scope="module")

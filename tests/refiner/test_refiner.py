@@ -5,12 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _faults import low_pass, upsampling_grid
 from sklearn.decomposition import PCA
 
 from skspectral import CoefficientPrior, SpectrumRefiner
 from skspectral.metrics import log_frequency_distance, psnr
 from skspectral.pipeline import make_pipeline
+from tests.refiner._faults import low_pass, upsampling_grid
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 SHAPE = (8, 8, 3)

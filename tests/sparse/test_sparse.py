@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from em_missing import fit_gaussian_missing
 from scipy import sparse
 from sklearn.datasets import load_digits
 from sklearn.linear_model import orthogonal_mp_gram
@@ -17,6 +16,7 @@ from skspectral.prior import _support
 from skspectral.prior._gibbs import gibbs_supports
 from skspectral.sparse import _ksvd
 from skspectral.sparse._omp import _batch_omp_torch, batch_omp, codes_to_dense
+from tests.sparse.em_missing import fit_gaussian_missing
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 

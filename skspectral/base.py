@@ -22,6 +22,7 @@ from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
+    _fit_context,
     clone,
 )
 from sklearn.exceptions import ConvergenceWarning
@@ -43,6 +44,15 @@ from ._backend import (
     resolve_device,
     seed_from,
 )
+from ._backend._dask import (
+    check_dask_input,
+    compute_block,
+    draw_blocks,
+    is_dask_array,
+    map_row_blocks,
+    normalize_row_chunks,
+    row_blocks,
+)
 from .exceptions import InconsistentVersionWarning
 
 __all__ = [
@@ -53,6 +63,7 @@ __all__ = [
     "PortableStateMixin",
     "check_finite_loss",
     "check_labels",
+    "check_partial_labels",
     "check_loss_growth",
     "check_n_samples",
     "draw_labels",
@@ -162,6 +173,53 @@ def draw_labels(classes, class_weights, n_samples, y, rng, owner):
         )
     labels = labels.astype(classes.dtype, copy=False)
     return np.broadcast_to(labels, (n_samples,)) if labels.shape[0] == 1 else labels
+
+
+def check_partial_labels(y, classes, n_samples, owner, *, first, known=None):
+    """Labels of one ``partial_fit`` call, and the classes of the stream.
+
+    The first call fixes the classes: with ``y`` it needs ``classes`` (every
+    label the stream will hold); without ``y`` the stream is unlabelled for
+    good. Later calls may omit ``classes`` or repeat it unchanged (``known``
+    is what the first call fixed). Unlike :func:`check_labels`, a class may
+    be absent from a chunk or appear once.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,) or None
+    classes : ndarray or None
+        The sorted classes of the stream (None for an unlabelled stream).
+    """
+    if classes is not None:
+        classes = np.unique(column_or_1d(np.asarray(classes)))
+    if not first:
+        if classes is not None and (known is None or not np.array_equal(classes, known)):
+            raise ValueError(
+                f"classes={classes.tolist()} differs from the classes of the first "
+                f"partial_fit call ({None if known is None else known.tolist()}); pass the "
+                "same classes or none."
+            )
+        classes = known
+        if y is not None and classes is None:
+            raise ValueError(
+                f"This {owner} was fitted without labels; partial_fit cannot add y now."
+            )
+    elif y is not None and classes is None:
+        raise ValueError(
+            f"{owner}.partial_fit needs classes=... (every label of the stream) on its first "
+            "call with y."
+        )
+    if y is None:
+        return None, classes
+    y = column_or_1d(y, warn=True)
+    if y.shape[0] != n_samples:
+        raise ValueError(f"y must have one label per sample ({n_samples}); got {y.shape[0]}.")
+    unknown = sorted(set(y.tolist()) - set(classes.tolist()), key=repr)
+    if unknown:
+        raise ValueError(
+            f"y={unknown[0]!r} is not in classes; known classes: {classes.tolist()}."
+        )
+    return y.astype(classes.dtype, copy=False), classes
 
 
 class StrictParamsMixin:
@@ -567,7 +625,7 @@ class GenerativeMixin:
 
     _sample_params = ()
 
-    def sample(self, n_samples=1, *, y=None, random_state=None, **params):
+    def sample(self, n_samples=1, *, y=None, random_state=None, chunks=None, **params):
         """Draw new samples (images, or codes for a prior).
 
         Parameters
@@ -580,6 +638,12 @@ class GenerativeMixin:
             None draws classes in their training proportions.
         random_state : int, RandomState instance or None, default=None
             Seed of this draw; None uses the estimator's ``random_state``.
+        chunks : int or tuple of int, default=None
+            Return a lazy :class:`dask.array.Array` instead, in blocks of
+            ``chunks`` rows (or of the given row counts). Each block is one
+            task drawing with its own seed, derived from ``random_state``:
+            the result is reproducible for a given seed and ``chunks``, but
+            not equal to the in-memory draw.
         **params : dict
             Options of the estimator's own (see its ``_sample_params``):
             ``frequency_gain`` for :class:`~skspectral.SpectralDictionary`
@@ -603,6 +667,8 @@ class GenerativeMixin:
             streams them.
         """
         n_samples, y, rng = self._check_sample_call(n_samples, y, random_state, params)
+        if chunks is not None:
+            return self._sample_dask(n_samples, chunks, y, rng, params)
         check_output_size(
             n_samples, self._sample_width(), self._sample_dtype(),
             what=f"{type(self).__name__}.sample(n_samples={n_samples})",
@@ -673,6 +739,19 @@ class GenerativeMixin:
         rng = check_random_state(self.random_state if random_state is None else random_state)
         return n_samples, y, rng
 
+    def _sample_dask(self, n_samples, chunks, y, rng, params):
+        if params.get("return_supports"):
+            raise ValueError("sample(return_supports=True) cannot be combined with chunks=.")
+        sizes = normalize_row_chunks(n_samples, chunks)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=len(sizes))
+        if y is None or y.ndim == 0:
+            labels = [y] * len(sizes)
+        else:
+            bounds = np.cumsum((0,) + sizes)
+            labels = [y[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        return draw_blocks(self, n_samples, sizes, seeds, labels, self._sample_width(),
+                           self._sample_dtype(), params)
+
     def _sample_batches(self, n_samples, batch_size, y, rng, params):
         for batch in iter_batches(n_samples, batch_size):
             labels = y if y is None or y.ndim == 0 else y[batch]
@@ -710,6 +789,14 @@ class BaseDictionaryModel(
     ``_decode(codes)`` (validated codes to images) and ``_n_codes`` (the
     code width), and may override ``_sample`` to draw faster than
     ``decode(prior_.sample(...))``.
+
+    Streaming (``partial_fit`` and ``fit`` on a dask array) needs three
+    more: ``_default_prior()`` (the prior used when the ``prior`` parameter
+    is None), ``_start_stream(X, classes, resume)`` (set up ``self._stream``,
+    a dict holding at least ``"rng"``, from the first chunk, or from the
+    fitted model when ``resume``) and ``_stream_step(X, y)`` (update the
+    model with one validated chunk). ``fit`` on a dask array starts with
+    ``return self._fit_dask(X, y)``.
     """
 
     #: ``inverse_transform`` accepts sparse codes (CSR).
@@ -720,15 +807,18 @@ class BaseDictionaryModel(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask array of shape (n_samples, n_features)
             Flattened images.
 
         Returns
         -------
-        codes : ndarray of shape (n_samples, n_codes)
-            In the dtype of ``X`` (float32 or float64).
+        codes : ndarray or dask array of shape (n_samples, n_codes)
+            In the dtype of ``X`` (float32 or float64); a lazy dask array,
+            block for block, when ``X`` is one.
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return self._map_dask("transform", X, self.n_features_in_, self._n_codes)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
         return self._map_rows(self._encode, X, self._n_codes, "transform")
 
@@ -737,14 +827,16 @@ class BaseDictionaryModel(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_codes)
+        X : array-like or dask array of shape (n_samples, n_codes)
             Codes, as returned by ``transform`` or drawn from ``prior_``.
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features)
+        X_new : ndarray or dask array of shape (n_samples, n_features)
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return self._map_dask("inverse_transform", X, self._n_codes, self.n_features_in_)
         return self._map_rows(self._decode, self._check_codes(X), self.n_features_in_,
                               "inverse_transform")
 
@@ -767,6 +859,106 @@ class BaseDictionaryModel(
         return _gather_batches(
             (func(X[rows]) for rows in iter_batches(n_rows, DEFAULT_CHUNK)), n_rows
         )
+
+    def _map_dask(self, method, X, n_in, n_out, **kwargs):
+        """``method`` over the row blocks of a dask array, lazily (the model shipped once)."""
+        if getattr(self, "sparse_output", False) and method == "transform":
+            raise ValueError(
+                "sparse_output=True cannot build a dask array; set sparse_output=False to "
+                "transform dask arrays."
+            )
+        X = check_dask_input(X, n_in)
+        dtype = np.float32 if X.dtype == np.float32 else np.float64
+        return map_row_blocks(self, method, X, n_out, dtype, **kwargs)
+
+    # ------------------------------------------------------------- streaming
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, *, classes=None):
+        """Update the model with one chunk of images (online learning).
+
+        The first call initialises the model from this chunk; later calls
+        update it, so a stream of chunks too large to hold in memory at once
+        trains it. The prior is updated with the codes of every chunk, so
+        the model can ``sample`` after any call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_chunk, n_features)
+            A chunk of flattened images; every chunk has the features of the
+            first.
+        y : array-like of shape (n_chunk,), default=None
+            Class labels of the chunk (a class-conditional prior).
+        classes : array-like, default=None
+            Every class of the stream; required on the first call with
+            ``y``, optional (and unchanged) afterwards.
+
+        Returns
+        -------
+        self : object
+            The updated model.
+        """
+        self._partial_fit(X, y, classes, update_prior=True)
+        return self
+
+    def _partial_fit(self, X, y, classes, update_prior):
+        first = not hasattr(self, "n_features_in_")
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=first, ensure_min_samples=2)
+        y, classes = check_partial_labels(
+            y, classes, X.shape[0], type(self).__name__, first=first,
+            known=getattr(self, "classes_", None),
+        )
+        if not hasattr(self, "_stream"):
+            # First call, or the first after fit(): the stream continues from there.
+            self._start_stream(X, classes, resume=not first)
+        self._stream_step(X, y)
+        if update_prior:
+            self._update_stream_prior(self._encode(X), y, classes)
+            self._check_samples(X)
+
+    def _update_stream_prior(self, codes, y, classes):
+        if not hasattr(self, "prior_"):
+            self.prior_ = self._new_prior(self._default_prior(), self._stream["rng"])
+        self.prior_.partial_fit(codes, y, classes=classes)
+        self.classes_ = self.prior_.classes_
+        self._prior_updated()
+
+    def _prior_updated(self):
+        """Hook: refresh what a model derives from ``prior_`` (nothing by default)."""
+
+    def _fit_dask(self, X, y):
+        """Fit on a dask array: epochs of ``partial_fit`` over its blocks in a seeded order.
+
+        Blocks are computed one at a time (on a ``dask.distributed`` cluster
+        when a client is active), so memory holds one block, never the
+        whole array. The prior is then fitted on the codes of every block
+        under the final model.
+        """
+        X, y, blocks = row_blocks(X, y)
+        classes = None if y is None else check_labels(y, X.shape[0])[1]
+        self._forget_fit()
+        order = check_random_state(self.random_state)
+        for _ in range(self.max_iter):
+            for i in order.permutation(len(blocks)):
+                labels = None if y is None else y[blocks[i]]
+                self._partial_fit(compute_block(X, i), labels, classes, update_prior=False)
+        self._end_stream_epochs()
+        last = None
+        for i, rows in enumerate(blocks):
+            last = validate_data(self, compute_block(X, i), dtype=FLOAT_DTYPES, reset=False)
+            self._update_stream_prior(
+                self._encode(last), None if y is None else y[rows], classes
+            )
+        self._check_samples(last)
+        return self
+
+    def _end_stream_epochs(self):
+        """Hook: finish training after the epochs of a dask fit (nothing by default)."""
+
+    def _forget_fit(self):
+        """Drop every fitted attribute: a new ``fit`` starts from scratch."""
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
+            delattr(self, name)
+        self.__dict__.pop("_stream", None)
 
     def _check_codes(self, codes):
         """Validate codes for decoding: a 2-D float array ``n_codes`` wide."""
@@ -794,14 +986,20 @@ class BaseDictionaryModel(
         holds the classes. The prior's own ``random_state`` is drawn from
         ``rng`` unless the user set one.
         """
+        # A fit ends any stream: a later partial_fit resumes from this fit.
+        self.__dict__.pop("_stream", None)
+        self.prior_ = self._new_prior(default_prior, rng).fit(codes, y)
+        self.classes_ = getattr(self.prior_, "classes_", None)
+        return self.prior_
+
+    def _new_prior(self, default_prior, rng):
+        """A clone of the ``prior`` parameter (or ``default_prior``), seeded from ``rng``."""
         prior = getattr(self, "prior", None)
         prior = clone(default_prior if prior is None else prior)
         params = prior.get_params()
         if "random_state" in params and params["random_state"] is None:
             prior.set_params(random_state=seed_from(rng))
-        self.prior_ = prior.fit(codes, y)
-        self.classes_ = getattr(self.prior_, "classes_", None)
-        return self.prior_
+        return prior
 
     def _sample_dtype(self):
         return self.components_.dtype

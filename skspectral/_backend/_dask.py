@@ -1,0 +1,156 @@
+"""Dask arrays in and out: the one place that knows about dask.
+
+Dask is optional. Nothing here imports it unless the caller already passed
+a dask array (or asked for one with ``chunks=``), so plain NumPy users never
+pay for it. Models use four things:
+
+- :func:`is_dask_array` to route an input;
+- :func:`row_blocks` to split a dask array (and its labels) into blocks of
+  whole rows, and :func:`compute_block` to bring one block into memory;
+- :func:`map_row_blocks` to apply a fitted model to every block lazily: the
+  model enters the task graph once, as one key every block task depends
+  on, so a cluster ships it to each worker once, not once per block;
+- :func:`draw_blocks` to build a lazy sample of ``n`` rows in blocks with
+  independent seeds.
+"""
+
+import sys
+
+import numpy as np
+
+
+def is_dask_array(X):
+    """Whether ``X`` is a :class:`dask.array.Array` (False when dask was never imported)."""
+    module = sys.modules.get("dask.array")
+    return module is not None and isinstance(X, module.Array)
+
+
+def _dask():
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "Dask arrays need dask: pip install 'skspectral[dask]'."
+        ) from exc
+    return dask, da
+
+
+def check_dask_input(X, n_features=None, name="X"):
+    """A 2-D dask array of numbers, its columns in one chunk."""
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2-D dask array for {name}; got {X.ndim} dimensions.")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool) or np.issubdtype(
+        X.dtype, np.complexfloating
+    ):
+        raise TypeError(f"{name} must hold real numbers; got a dask array of dtype {X.dtype}.")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but the estimator is expecting "
+            f"{n_features} features as input."
+        )
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError(
+            f"{name} has unknown chunk sizes; call {name}.compute_chunk_sizes() first."
+        )
+    return X.rechunk({1: -1}) if len(X.chunks[1]) > 1 else X
+
+
+def row_blocks(X, y=None):
+    """Blocks of whole rows of ``X`` and the labels that go with them.
+
+    Returns ``(X, y, slices)``: ``X`` with its columns in one chunk, ``y`` as
+    an in-memory array (labels are one number per image, small beside the
+    images) or None, and the row ``slice`` of every block.
+    """
+    X = check_dask_input(X)
+    if y is not None:
+        y = np.asarray(y.compute() if is_dask_array(y) else y)
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"y has {y.shape[0]} labels but X has {X.shape[0]} rows; they must match."
+            )
+    bounds = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(int)
+    slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    return X, y, slices
+
+
+def compute_block(X, i):
+    """Block ``i`` of rows of ``X`` as a NumPy array (computed on the active scheduler)."""
+    return np.asarray(X.blocks[i].compute())
+
+
+def _apply(block, model, method, kwargs):
+    return getattr(model, method)(block, **kwargs)
+
+
+def map_row_blocks(model, method, X, n_columns, dtype, **kwargs):
+    """``model.method`` over every row block of ``X``, as a lazy dask array.
+
+    The model is one key of the graph (``dask.delayed``), so it is
+    serialised once and every block task depends on it.
+    """
+    dask, da = _dask()
+    X = check_dask_input(X)
+    model_key = dask.delayed(model, pure=True, traverse=False)
+    return da.map_blocks(
+        _apply, X, model_key, method, kwargs,
+        dtype=dtype, chunks=(X.chunks[0], (n_columns,)),
+        meta=np.empty((0, n_columns), dtype=dtype),
+    )
+
+
+def normalize_row_chunks(n_samples, chunks):
+    """Row counts of the blocks of a lazy draw: an int (rows per block) or a tuple."""
+    if isinstance(chunks, (int, np.integer)) and not isinstance(chunks, bool):
+        if chunks < 1:
+            raise ValueError(f"The 'chunks' parameter must be >= 1; got {chunks}.")
+        sizes = [chunks] * (n_samples // chunks)
+        if n_samples % chunks:
+            sizes.append(n_samples % chunks)
+        return tuple(int(s) for s in sizes)
+    try:
+        sizes = tuple(int(s) for s in chunks)
+    except TypeError:
+        sizes = None
+    if not sizes or any(s < 1 for s in sizes) or sum(sizes) != n_samples:
+        raise ValueError(
+            "The 'chunks' parameter must be an int >= 1 (rows per block) or a tuple of "
+            f"positive row counts summing to n_samples={n_samples}; got {chunks!r}."
+        )
+    return sizes
+
+
+def _draw(model, size, seed, y, params):
+    return model.sample(size, y=y, random_state=seed, **params)
+
+
+def draw_blocks(model, n_samples, chunks, seeds, labels, n_columns, dtype, params):
+    """A lazy sample of ``n_samples`` rows: one ``model.sample`` task per block.
+
+    ``seeds`` holds one seed per block and ``labels`` one label (or one
+    array of labels, or None) per block.
+    """
+    dask, da = _dask()
+    model_key = dask.delayed(model, pure=True, traverse=False)
+    parts = [
+        da.from_delayed(
+            dask.delayed(_draw, pure=True)(model_key, size, int(seed), y, params),
+            shape=(size, n_columns), dtype=dtype,
+            meta=np.empty((0, n_columns), dtype=dtype),
+        )
+        for size, seed, y in zip(chunks, seeds, labels)
+    ]
+    return da.concatenate(parts, axis=0)
+
+
+def active_client():
+    """The current ``dask.distributed`` client, or None (also when distributed is absent)."""
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:
+        return None

@@ -38,8 +38,9 @@ def _qualified_name(cls):
 def get_trusted_types():
     """The types, beyond skops' defaults, that a saved skspectral estimator holds.
 
-    These are the estimators of skspectral, the densities that a fitted
-    :class:`~skspectral.CoefficientPrior` holds, and :class:`numpy.dtype`.
+    These are the estimators of skspectral, the densities (and their
+    running statistics) that a fitted :class:`~skspectral.CoefficientPrior`
+    holds, and :class:`numpy.dtype`.
     None of them runs code from the file when it is loaded: their state is
     restored from NumPy arrays and builtins.
 
@@ -57,11 +58,12 @@ def get_trusted_types():
     """
     # Imported on use: this module is imported by skspectral/__init__.py.
     from .pipeline import GenerativePipeline
-    from .prior._densities import DENSITIES, Projected
+    from .prior._densities import DENSITIES, Moments, Projected
+    from .prior._support import SupportStatistics
     from .utils import all_estimators
 
     types = [cls for _, cls in all_estimators()]
-    types += [GenerativePipeline, Projected, *DENSITIES.values()]
+    types += [GenerativePipeline, Moments, Projected, SupportStatistics, *DENSITIES.values()]
     return sorted({_qualified_name(cls) for cls in types} | {_qualified_name(np.dtype)})
 
 

@@ -3,7 +3,10 @@
 Each is fitted on the codes of one class (or of all images) and offers
 ``sample(n, rng)``, ``score_samples(X)`` and ``mixture()`` (weights, means,
 covariances of the density as a finite Gaussian mixture, or None where it is
-not one). They wrap scikit-learn's estimators wherever
+not one), and ``partial_fit(X)`` to update it with a chunk of codes (after
+``fit`` or from scratch): exact for the Gaussian, diagonal, kernel and
+sparse-support densities, whose statistics add up over chunks; online EM
+for the mixture. They wrap scikit-learn's estimators wherever
 one exists; the sparse-support density is the Markov network and EM sampler
 of Vaksman & Elad (``_support``, ``_gibbs``).
 """
@@ -11,9 +14,16 @@ of Vaksman & Elad (``_support``, ``_gibbs``).
 import warnings
 
 import numpy as np
-from sklearn.covariance import OAS, EmpiricalCovariance, LedoitWolf, ShrunkCovariance
+from sklearn.covariance import (
+    OAS,
+    EmpiricalCovariance,
+    LedoitWolf,
+    ShrunkCovariance,
+    shrunk_covariance,
+)
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
+from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
 from sklearn.neighbors import KernelDensity
 
 from .._backend import safe_cholesky
@@ -37,6 +47,58 @@ def add_to_diagonal(covariance, value):
     return covariance
 
 
+class Moments:
+    """Count, mean and scatter of the rows seen, merged chunk by chunk.
+
+    Chan, Golub and LeVeque's pairwise update: merging the moments of two
+    chunks gives those of their union, to rounding, without a second pass
+    or the catastrophic cancellation of raw sums of squares. ``diagonal``
+    keeps only the per-column scatter.
+    """
+
+    def __init__(self, n_features, diagonal=False):
+        self.n = 0
+        self.mean = np.zeros(n_features)
+        self.diagonal = diagonal
+        self.scatter = np.zeros(n_features if diagonal else (n_features, n_features))
+
+    def update(self, X):
+        n_new = X.shape[0]
+        if n_new == 0:
+            return self
+        mean_new = X.mean(axis=0)
+        centered = X - mean_new
+        if self.diagonal:
+            scatter_new = np.einsum("ij,ij->j", centered, centered)
+        else:
+            scatter_new = centered.T @ centered
+        n = self.n + n_new
+        delta = mean_new - self.mean
+        cross = delta * delta if self.diagonal else np.outer(delta, delta)
+        self.scatter = self.scatter + scatter_new + cross * (self.n * n_new / n)
+        self.mean = self.mean + delta * (n_new / n)
+        self.n = n
+        return self
+
+    @property
+    def covariance(self):
+        """The maximum-likelihood (biased) covariance, as scikit-learn's estimators use."""
+        return self.scatter / self.n
+
+
+def _oas(emp_cov, n_samples):
+    """Chen et al.'s oracle approximating shrinkage, from the empirical covariance alone."""
+    n_features = emp_cov.shape[0]
+    alpha = np.mean(emp_cov**2)
+    mu = np.trace(emp_cov) / n_features
+    num = alpha + mu**2
+    den = (n_samples + 1.0) * (alpha - mu**2 / n_features)
+    shrinkage = 1.0 if den == 0 else min(num / den, 1.0)
+    shrunk = (1.0 - shrinkage) * emp_cov
+    shrunk.flat[:: n_features + 1] += shrinkage * mu
+    return shrunk, shrinkage
+
+
 class GaussianDensity:
     """One multivariate normal (full covariance, optionally shrunk)."""
 
@@ -53,11 +115,41 @@ class GaussianDensity:
             est = OAS()
         else:
             est = ShrunkCovariance(shrinkage=self.shrinkage)
-        self.estimator = est.fit(X)
-        self.mean = X.mean(axis=0)
-        self.covariance = add_to_diagonal(est.covariance_, self.reg_covar)
-        self.chol = safe_cholesky(self.covariance)
+        self.moments = Moments(X.shape[1]).update(X)
+        self._set(est.fit(X), X.mean(axis=0))
         return self
+
+    def partial_fit(self, X):
+        if not hasattr(self, "moments"):
+            self.moments = Moments(X.shape[1])
+        self.moments.update(X)
+        self._set(self._estimator_from_moments(), self.moments.mean)
+        return self
+
+    def _estimator_from_moments(self):
+        emp_cov = self.moments.covariance
+        if self.shrinkage is None:
+            est, cov = EmpiricalCovariance(assume_centered=False), emp_cov
+        elif self.shrinkage == "ledoit_wolf":
+            raise ValueError(
+                "shrinkage='ledoit_wolf' needs every code at once and cannot be updated "
+                "chunk by chunk; use shrinkage='oas' or a float with partial_fit."
+            )
+        elif self.shrinkage == "oas":
+            est = OAS()
+            cov, est.shrinkage_ = _oas(emp_cov, self.moments.n)
+        else:
+            est = ShrunkCovariance(shrinkage=self.shrinkage)
+            cov = shrunk_covariance(emp_cov, self.shrinkage)
+        est.location_ = self.moments.mean.copy()
+        est._set_covariance(cov)
+        return est
+
+    def _set(self, estimator, mean):
+        self.estimator = estimator
+        self.mean = mean
+        self.covariance = add_to_diagonal(estimator.covariance_, self.reg_covar)
+        self.chol = safe_cholesky(self.covariance)
 
     def mixture(self):
         return np.ones(1), self.mean[None], self.covariance[None]
@@ -73,9 +165,16 @@ class DiagonalDensity(GaussianDensity):
     """Independent normals per coefficient."""
 
     def fit(self, X):
-        variance = X.var(axis=0) + self.reg_covar
+        self.moments = Moments(X.shape[1], diagonal=True)
+        return self.partial_fit(X)
+
+    def partial_fit(self, X):
+        if not hasattr(self, "moments"):
+            self.moments = Moments(X.shape[1], diagonal=True)
+        self.moments.update(X)
+        variance = self.moments.covariance + self.reg_covar
         self.estimator = None
-        self.mean = X.mean(axis=0)
+        self.mean = self.moments.mean.copy()
         self.covariance = np.diag(variance)
         self.chol = np.diag(np.sqrt(variance))
         return self
@@ -106,8 +205,70 @@ class MixtureDensity:
             reg_covar=self.reg_covar,
             random_state=self.random_state,
         ).fit(X)
+        self.stats = self._statistics_of_parameters(X.shape[0])
         self.chols = [safe_cholesky(c) for c in self.mixture()[2]]
         return self
+
+    def partial_fit(self, X):
+        """Online EM: add the chunk's expected statistics, then one M-step.
+
+        Responsibilities come from the current mixture, and the statistics
+        of earlier chunks are kept as they were (Cappé and Moulines' online
+        EM with step ``n_chunk / n_seen``): the mixture is warm-started from
+        its previous parameters, never re-initialised. The first chunk of a
+        new stream initialises it with a full EM fit.
+        """
+        if not hasattr(self, "estimator"):
+            return self.fit(X)
+        resp = self.estimator.predict_proba(X)
+        chunk = self._expected_statistics(X, resp)
+        self.stats = [a + b for a, b in zip(self.stats, chunk)]
+        self._set_parameters(*self.stats)
+        self.chols = [safe_cholesky(c) for c in self.mixture()[2]]
+        return self
+
+    def _full_scatter(self):
+        return self.covariance_type in ("full", "tied")
+
+    def _expected_statistics(self, X, resp):
+        """Sum of responsibilities, of weighted codes and of weighted squares per component."""
+        n_k = resp.sum(axis=0)
+        s1 = resp.T @ X
+        if self._full_scatter():
+            s2 = np.einsum("ik,ij,il->kjl", resp, X, X)
+        else:
+            s2 = resp.T @ (X * X)
+        return n_k, s1, s2
+
+    def _statistics_of_parameters(self, n_samples):
+        """The statistics a mixture fitted on ``n_samples`` codes stands for."""
+        weights, means, covariances = self.mixture()
+        n_k = weights * n_samples
+        inner = covariances - self.reg_covar * np.eye(means.shape[1])
+        second = inner + np.einsum("ki,kj->kij", means, means)
+        if not self._full_scatter():
+            second = np.einsum("kii->ki", second)
+        return n_k, n_k[:, None] * means, n_k.reshape((-1,) + (1,) * (second.ndim - 1)) * second
+
+    def _set_parameters(self, n_k, s1, s2):
+        """The M-step from accumulated statistics, into the scikit-learn mixture."""
+        safe_n = np.maximum(n_k, 10 * np.finfo(float).eps)
+        weights = safe_n / safe_n.sum()
+        means = s1 / safe_n[:, None]
+        d = means.shape[1]
+        if self._full_scatter():
+            cov = s2 / safe_n[:, None, None] - np.einsum("ki,kj->kij", means, means)
+            if self.covariance_type == "tied":
+                cov = np.einsum("k,kij->ij", safe_n, cov) / safe_n.sum()
+            cov = cov + self.reg_covar * np.eye(d)
+        else:
+            cov = np.maximum(s2 / safe_n[:, None] - means**2, 0.0) + self.reg_covar
+            if self.covariance_type == "spherical":
+                cov = cov.mean(axis=1)
+        gmm = self.estimator
+        gmm._set_parameters(
+            (weights, means, cov, _compute_precision_cholesky(cov, self.covariance_type))
+        )
 
     def mixture(self):
         gmm = self.estimator
@@ -147,6 +308,12 @@ class KernelDensityEstimate:
     def fit(self, X):
         self.estimator = KernelDensity(kernel="gaussian", bandwidth=self.bandwidth).fit(X)
         return self
+
+    def partial_fit(self, X):
+        # A kernel density is its codes: the update keeps all of them (exact).
+        if hasattr(self, "estimator"):
+            X = np.concatenate([np.asarray(self.estimator.tree_.data), X])
+        return self.fit(X)
 
     def __getstate__(self):
         # Saved without the fitted KDTree, whose raw node indices a crafted
@@ -190,14 +357,41 @@ class SparseSupportDensity:
         self.em_max_iter = prior.em_max_iter
 
     def fit(self, X):
+        self.statistics = _support.SupportStatistics(X.shape[1])
+        self.n_nonzero_coefs = 1
+        return self.partial_fit(X)
+
+    def partial_fit(self, X):
+        if not hasattr(self, "statistics"):
+            self.statistics = _support.SupportStatistics(X.shape[1])
+            self.n_nonzero_coefs = 1
         self.n_atoms = X.shape[1]
-        self.n_nonzero_coefs = int(max(1, np.count_nonzero(X, axis=1).max()))
-        atoms, values, counts = _support.dense_to_compact(X, self.n_nonzero_coefs)
-        self.marginals, self.pairwise, self.sampler = _support.build_sampler(
-            atoms, values, counts, self.n_atoms, self.smoothing
-        )
+        k = int(max(1, np.count_nonzero(X, axis=1).max()))
+        self.n_nonzero_coefs = max(self.n_nonzero_coefs, k)
+        self.statistics.update(*_support.dense_to_compact(X, k))
+        self.marginals, self.pairwise, self.sampler = self.statistics.sampler(self.smoothing)
         self.estimator = None
         return self
+
+    def __getstate__(self):
+        # The sampler holds the training codes already; the statistics keep
+        # only their counts in the file.
+        state = dict(self.__dict__)
+        stats = state.pop("statistics", None)
+        if stats is not None:
+            state["support_counts"] = (stats.n, stats.counts, stats.pair_counts)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        counts = state.pop("support_counts", None)
+        self.__dict__.update(state)
+        if counts is not None:
+            stats = _support.SupportStatistics(self.n_atoms)
+            stats.n, stats.counts, stats.pair_counts = counts
+            stats.signed = [self.sampler["signed"]]
+            stats.magnitudes = [self.sampler["magnitudes"]]
+            self.statistics = stats
 
     def mixture(self):
         return None  # not a Gaussian mixture
@@ -243,6 +437,15 @@ class Projected:
         n_dims = max(1, min(self.n_dims, X.shape[0] - 1, X.shape[1]))
         self.pca = PCA(n_components=n_dims, random_state=self.random_state).fit(X)
         self.density.fit(self.pca.transform(X))
+        self.estimator = self.density.estimator
+        return self
+
+    def partial_fit(self, X):
+        # The projection is learned on the first chunk and then kept, so the
+        # density's statistics over later chunks all live in one space.
+        if not hasattr(self, "pca"):
+            return self.fit(X)
+        self.density.partial_fit(self.pca.transform(X))
         self.estimator = self.density.estimator
         return self
 

@@ -9,15 +9,17 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import FLOAT_DTYPES
+from .._backend._dask import compute_block, is_dask_array, row_blocks
 from ..base import (
     GenerativeMixin,
     PortableStateMixin,
     StrictParamsMixin,
     check_labels,
+    check_partial_labels,
     draw_labels,
 )
-from ._densities import DENSITIES, Projected
-from ._support import support_statistics_of_codes
+from ._densities import DENSITIES, Moments, Projected
+from ._support import statistics_of_codes
 
 
 class CoefficientPrior(
@@ -190,24 +192,118 @@ class CoefficientPrior(
         self : CoefficientPrior
             The fitted prior.
         """
+        if is_dask_array(X):
+            return self._fit_dask(X, y)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+        self._check_kind_options()
+        self._dtype = X.dtype
+        X64 = X.astype(np.float64, copy=False)
+        self._moments = Moments(X.shape[1], diagonal=True).update(X64)
+        self.mean_ = self._moments.mean
+        if y is None:
+            self.classes_ = self.class_weights_ = None
+            self._class_counts = np.array([X.shape[0]], dtype=float)
+            self._densities = [self._new_density().fit(X64)]
+        else:
+            y, self.classes_, counts = check_labels(y, X.shape[0])
+            self._class_counts = counts.astype(float)
+            self.class_weights_ = counts / counts.sum()
+            self._densities = [self._new_density().fit(X64[y == c]) for c in self.classes_]
+        self._support_stats = None
+        self._store_attributes(X64)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, *, classes=None):
+        """Update the density with one chunk of codes (online learning).
+
+        The first call starts the density from this chunk; later calls
+        update it. Updates are exact for ``"gaussian"`` (``shrinkage`` None,
+        a float or ``"oas"``), ``"diagonal"``, ``"kde"`` and
+        ``"sparse_support"``: a stream of chunks gives the density fitted on
+        their union. ``"gmm"`` is updated by online EM from its previous
+        parameters (it is initialised by a full EM on the first chunk, which
+        should therefore hold codes of every mode). With ``pca_dim`` the
+        projection is learned on the first chunk and then kept.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_chunk, n_features)
+            A chunk of codes.
+        y : array-like of shape (n_chunk,), default=None
+            Class labels of the chunk (a class-conditional density).
+        classes : array-like, default=None
+            Every class of the stream; required on the first call with
+            ``y``, optional (and unchanged) afterwards.
+
+        Returns
+        -------
+        self : CoefficientPrior
+            The updated prior.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skspectral import CoefficientPrior
+        >>> codes = np.random.RandomState(0).normal(size=(300, 2))
+        >>> prior = CoefficientPrior()
+        >>> for chunk in np.array_split(codes, 3):
+        ...     prior = prior.partial_fit(chunk)
+        >>> bool(np.allclose(prior.covariance_, CoefficientPrior().fit(codes).covariance_))
+        True
+        """
+        first = not hasattr(self, "n_features_in_")
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=first)
+        y, classes = check_partial_labels(
+            y, classes, X.shape[0], type(self).__name__, first=first,
+            known=getattr(self, "classes_", None),
+        )
+        if first:
+            self._check_kind_options()
+            self._start_stream(X, classes)
+        X64 = X.astype(np.float64, copy=False)
+        self._moments.update(X64)
+        self.mean_ = self._moments.mean
+        if classes is None:
+            self._class_counts[0] += X.shape[0]
+            self._densities[0].partial_fit(X64)
+        else:
+            for i, c in enumerate(classes):
+                rows = X64[y == c]
+                if rows.shape[0]:
+                    self._class_counts[i] += rows.shape[0]
+                    self._densities[i].partial_fit(rows)
+            self.class_weights_ = self._class_counts / self._class_counts.sum()
+        self._store_attributes(X64, streamed=True)
+        return self
+
+    def _start_stream(self, X, classes):
+        self._dtype = X.dtype
+        self._moments = Moments(X.shape[1], diagonal=True)
+        self.classes_ = classes
+        n_densities = 1 if classes is None else len(classes)
+        self._class_counts = np.zeros(n_densities)
+        self.class_weights_ = None if classes is None else np.zeros(n_densities)
+        self._densities = [self._new_density() for _ in range(n_densities)]
+        self._support_stats = None
+
+    def _fit_dask(self, X, y):
+        """One pass of :meth:`partial_fit` over the blocks of a dask array, in order."""
+        X, y, blocks = row_blocks(X, y)
+        classes = None if y is None else check_labels(y, X.shape[0])[1]
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
+            delattr(self, name)
+        for i, rows in enumerate(blocks):
+            self.partial_fit(compute_block(X, i), None if y is None else y[rows],
+                             classes=classes)
+        return self
+
+    def _check_kind_options(self):
         if self.pca_dim is not None and self.kind == "sparse_support":
             raise ValueError(
                 "The 'pca_dim' parameter cannot be used with kind='sparse_support', whose "
                 "density lives on the sparse codes themselves; use pca_dim=None."
             )
-        self._dtype = X.dtype
-        X64 = X.astype(np.float64, copy=False)
-        self.mean_ = X64.mean(axis=0)
-        if y is None:
-            self.classes_ = self.class_weights_ = None
-            self._densities = [self._new_density().fit(X64)]
-        else:
-            y, self.classes_, counts = check_labels(y, X.shape[0])
-            self.class_weights_ = counts / counts.sum()
-            self._densities = [self._new_density().fit(X64[y == c]) for c in self.classes_]
-        self._store_attributes(X64)
-        return self
 
     def _new_density(self):
         density = DENSITIES[self.kind](self)
@@ -215,7 +311,7 @@ class CoefficientPrior(
             density = Projected(density, self.pca_dim, self.random_state)
         return density
 
-    def _store_attributes(self, X):
+    def _store_attributes(self, X, streamed=False):
         self._store_estimator()
         single = self._densities[0]
         if self.classes_ is None and self.pca_dim is None and self.kind in ("gaussian",
@@ -225,12 +321,19 @@ class CoefficientPrior(
             self.support_marginals_, self.support_pairwise_ = single.marginals, single.pairwise
         elif self.kind == "sparse_support":
             # Per-class densities hold per-class statistics; these are of all codes.
-            self.support_marginals_, self.support_pairwise_ = support_statistics_of_codes(
-                X, self.smoothing
+            stats = self._support_stats if streamed else None
+            self._support_stats = statistics_of_codes(X, stats)
+            self.support_marginals_, self.support_pairwise_ = self._support_stats.marginals(
+                self.smoothing
             )
 
+    def _fitted_densities(self):
+        """Indices of the densities that have seen codes (a stream's class may not have yet)."""
+        counts = getattr(self, "_class_counts", None)
+        return np.arange(len(self._densities)) if counts is None else np.flatnonzero(counts)
+
     def _store_estimator(self):
-        estimators = [d.estimator for d in self._densities]
+        estimators = [getattr(d, "estimator", None) for d in self._densities]
         self.estimator_ = estimators[0] if self.classes_ is None else estimators
 
     def __getstate__(self):
@@ -267,10 +370,11 @@ class CoefficientPrior(
             Gaussian mixtures.
         """
         check_is_fitted(self)
-        parts = [d.mixture() for d in self._densities]
+        fitted = self._fitted_densities()
+        parts = [self._densities[i].mixture() for i in fitted]
         if parts[0] is None:
             raise ValueError(f"get_mixture() is not defined for kind={self.kind!r}.")
-        class_weights = np.ones(1) if self.classes_ is None else self.class_weights_
+        class_weights = np.ones(1) if self.classes_ is None else self.class_weights_[fitted]
         weights = np.concatenate([w * cw for (w, _, _), cw in zip(parts, class_weights)])
         means = np.concatenate([m for _, m, _ in parts])
         covariances = np.concatenate([c for _, _, c in parts])
@@ -291,10 +395,11 @@ class CoefficientPrior(
         check_is_fitted(self)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
         X = X.astype(np.float64, copy=False)
-        scores = [d.score_samples(X) for d in self._densities]
+        fitted = self._fitted_densities()
+        scores = [self._densities[i].score_samples(X) for i in fitted]
         if self.classes_ is None:
             return scores[0]
-        log_weights = np.log(self.class_weights_)[:, None]
+        log_weights = np.log(self.class_weights_[fitted])[:, None]
         return logsumexp(np.stack(scores) + log_weights, axis=0)
 
     def score(self, X, y=None):
@@ -323,6 +428,7 @@ class CoefficientPrior(
             )
         labels = draw_labels(self.classes_, self.class_weights_, n_samples, y, rng,
                              type(self).__name__)
+        self._check_classes_seen(labels)
         if labels is None:
             groups = [(slice(None), n_samples, self._densities[0])]
         else:
@@ -342,11 +448,23 @@ class CoefficientPrior(
         codes = codes.astype(self._dtype, copy=False)
         return (codes, self._gather_supports(supports, n_samples)) if return_supports else codes
 
+    def _check_classes_seen(self, labels):
+        if labels is None:
+            return
+        empty = set(self.classes_[self._class_counts == 0].tolist()) if hasattr(
+            self, "_class_counts") else set()
+        asked = empty.intersection(np.unique(labels).tolist())
+        if asked:
+            raise ValueError(
+                f"y={sorted(asked, key=repr)[0]!r} is a class of the stream that no "
+                "partial_fit call has given codes of yet; it cannot be sampled."
+            )
+
     def _gather_supports(self, parts, n_samples):
         # Classes can differ in support size: shorter supports end with -1 (no
         # atom). The width is the largest over all classes, not over those
         # drawn, so every batch of a streamed draw has the same shape.
-        width = max(d.n_nonzero_coefs for d in self._densities)
+        width = max(self._densities[i].n_nonzero_coefs for i in self._fitted_densities())
         supports = np.full((n_samples, width), -1, dtype=np.int64)
         for idx, drawn in parts:
             supports[idx, : drawn.shape[1]] = drawn

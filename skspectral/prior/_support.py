@@ -46,17 +46,90 @@ def _indicator(signed, n_signed):
                              shape=(signed.shape[0], n_signed))
 
 
-def support_statistics(signed, n_signed, smoothing):
-    """Smoothed inclusion marginals ``(n_signed,)`` and pair marginals."""
-    n = signed.shape[0]
+def support_counts(signed, n_signed):
+    """Inclusion counts ``(n_signed,)`` and pair counts ``(n_signed, n_signed)``."""
     B = _indicator(signed, n_signed)
     counts = np.asarray(B.sum(axis=0)).ravel()
-    pair_counts = (B.T @ B).toarray()
+    return counts, (B.T @ B).toarray()
+
+
+def smoothed_marginals(n, counts, pair_counts, smoothing):
+    """Smoothed inclusion marginals and pair marginals from counts over ``n`` supports."""
     marginals = (counts + 1.0) / (n + 2.0)
     independent = np.outer(marginals, marginals)
-    pairwise = (1.0 - smoothing) * pair_counts / n + smoothing * independent
+    pairwise = (1.0 - smoothing) * pair_counts / max(n, 1) + smoothing * independent
     np.fill_diagonal(pairwise, marginals)
     return marginals, pairwise
+
+
+def support_statistics(signed, n_signed, smoothing):
+    """Smoothed inclusion marginals ``(n_signed,)`` and pair marginals."""
+    counts, pair_counts = support_counts(signed, n_signed)
+    return smoothed_marginals(signed.shape[0], counts, pair_counts, smoothing)
+
+
+class SupportStatistics:
+    """What the support model is fitted from, accumulated over chunks of codes.
+
+    Counts of supports, of every signed atom and of every pair add up over
+    chunks, and the compact training supports and magnitudes (``k`` numbers
+    per image, which EM reads) are concatenated, so :meth:`sampler` after
+    updates with the chunks of a data set is exactly the one fitted on
+    their union.
+    """
+
+    def __init__(self, n_atoms):
+        self.n_atoms = n_atoms
+        self.n = 0
+        self.counts = np.zeros(2 * n_atoms)
+        self.pair_counts = np.zeros((2 * n_atoms, 2 * n_atoms))
+        self.signed = []
+        self.magnitudes = []
+
+    def update(self, atoms, values, counts):
+        signed, magnitudes = signed_supports(atoms, values, counts, self.n_atoms)
+        chunk_counts, chunk_pairs = support_counts(signed, 2 * self.n_atoms)
+        self.n += signed.shape[0]
+        self.counts += chunk_counts
+        self.pair_counts += chunk_pairs
+        self.signed.append(signed)
+        self.magnitudes.append(magnitudes)
+        return self
+
+    def training_codes(self):
+        """All supports and magnitudes seen, padded to the widest chunk's ``k``."""
+        width = max(s.shape[1] for s in self.signed)
+        signed = np.concatenate([_pad(s, width, -1) for s in self.signed])
+        magnitudes = np.concatenate([_pad(m, width, 0.0) for m in self.magnitudes])
+        # Kept as one array from now on, so later updates concatenate once more only.
+        self.signed, self.magnitudes = [signed], [magnitudes]
+        return signed, magnitudes
+
+    def marginals(self, smoothing):
+        return smoothed_marginals(self.n, self.counts, self.pair_counts, smoothing)
+
+    def sampler(self, smoothing):
+        """``(marginals, pairwise, sampler)`` as :func:`build_sampler` returns them."""
+        n_signed = 2 * self.n_atoms
+        signed, magnitudes = self.training_codes()
+        marginals, pairwise = self.marginals(smoothing)
+        log_unary, log_pair = log_potentials(marginals, pairwise)
+        inv_ptr, inv_img = inverted_index(signed, n_signed)
+        atom_mean, atom_var = coefficient_statistics(signed, magnitudes, n_signed)
+        sampler = {
+            "log_unary": log_unary, "log_pair": log_pair, "signed": signed,
+            "magnitudes": magnitudes, "inv_ptr": inv_ptr, "inv_img": inv_img,
+            "atom_mean": atom_mean, "atom_var": atom_var,
+        }
+        return marginals, pairwise, sampler
+
+
+def _pad(a, width, fill):
+    if a.shape[1] == width:
+        return a
+    out = np.full((a.shape[0], width), fill, dtype=a.dtype)
+    out[:, : a.shape[1]] = a
+    return out
 
 
 def log_potentials(marginals, pairwise):
@@ -143,18 +216,7 @@ def build_sampler(atoms, values, counts, n_atoms, smoothing):
     compact form the kernels read, the log-potentials, the training supports
     and magnitudes, the inverted index and per-atom coefficient statistics.
     """
-    n_signed = 2 * n_atoms
-    signed, magnitudes = signed_supports(atoms, values, counts, n_atoms)
-    marginals, pairwise = support_statistics(signed, n_signed, smoothing)
-    log_unary, log_pair = log_potentials(marginals, pairwise)
-    inv_ptr, inv_img = inverted_index(signed, n_signed)
-    atom_mean, atom_var = coefficient_statistics(signed, magnitudes, n_signed)
-    sampler = {
-        "log_unary": log_unary, "log_pair": log_pair, "signed": signed,
-        "magnitudes": magnitudes, "inv_ptr": inv_ptr, "inv_img": inv_img,
-        "atom_mean": atom_mean, "atom_var": atom_var,
-    }
-    return marginals, pairwise, sampler
+    return SupportStatistics(n_atoms).update(atoms, values, counts).sampler(smoothing)
 
 
 def sample_codes(sampler, n_atoms, k, n_samples, burn_in, thin, em_max_iter, rng,
@@ -186,7 +248,12 @@ def dense_to_compact(codes, k):
 
 def support_statistics_of_codes(codes, smoothing):
     """Smoothed support marginals and pair marginals of dense signed codes."""
+    return statistics_of_codes(codes).marginals(smoothing)
+
+
+def statistics_of_codes(codes, stats=None):
+    """Add dense signed codes to ``stats`` (a new :class:`SupportStatistics` by default)."""
     n_atoms = codes.shape[1]
     k = int(max(1, np.count_nonzero(codes, axis=1).max()))
-    signed, _ = signed_supports(*dense_to_compact(codes, k), n_atoms)
-    return support_statistics(signed, 2 * n_atoms, smoothing)
+    stats = SupportStatistics(n_atoms) if stats is None else stats
+    return stats.update(*dense_to_compact(codes, k))

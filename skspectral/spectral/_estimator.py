@@ -9,6 +9,7 @@ current atoms at every step (variable projection), the data are centred, and
 ``score`` is the exact marginal likelihood of the linear-Gaussian reading.
 """
 
+import copy
 import math
 import warnings
 from numbers import Integral, Real
@@ -31,7 +32,8 @@ from .._backend import (
     threads,
     torch_generator,
 )
-from ..base import BaseDictionaryModel, train_epochs
+from .._backend._dask import is_dask_array
+from ..base import BaseDictionaryModel, check_loss_growth, train_epochs
 from ..prior import CoefficientPrior
 from ..utils import check_image_shape
 from ._atoms import Modulation, atom_waveforms, softplus_inv, stft_magnitude
@@ -245,6 +247,8 @@ class SpectralDictionary(BaseDictionaryModel):
         self : SpectralDictionary
             The fitted model.
         """
+        if is_dask_array(X):
+            return self._fit_dask(X, y)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
         if self.image_shape is not None:
             check_image_shape(self.image_shape, X.shape[1])
@@ -254,20 +258,148 @@ class SpectralDictionary(BaseDictionaryModel):
         rng = check_random_state(self.random_state)
         generator = torch_generator(rng)
         self.mean_ = X.mean(axis=0)
-        batch_size = max(2, min(self.batch_size, math.ceil(n_samples / MIN_STEPS_PER_EPOCH)))
+        self.n_samples_seen_ = n_samples
+        batch_size = self._effective_batch_size(n_samples)
         with threads(self._training_n_jobs(batch_size, n_features)):
             params, modulation = self._init_params(n_features, rng, generator, device)
-            self._train(X, params, modulation, batch_size, generator, device)
+            trainer = self._new_trainer(params, modulation, device)
+            # Cosine decay to 5% of the step size: large steps move frequencies
+            # early, small ones settle the subspace at the end.
+            n_steps = self.max_iter * math.ceil(n_samples / batch_size)
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+                trainer["optimizer"], T_max=max(n_steps, 1), eta_min=0.05 * self.learning_rate
+            )
+            self.loss_curve_ = self._train(
+                trainer, X, max_iter=self.max_iter, batch_size=batch_size,
+                generator=generator, tol=self.tol, schedule=schedule,
+            )
+        self.n_iter_ = len(self.loss_curve_)
         self._store_atoms(params, modulation, X.dtype)
         self._check_frequencies()
         codes = self._encode(X)
         residual = X - synthesize(codes, self.components_, self.mean_)
-        floor = max(1e-6 * float(np.mean(np.var(X, axis=0))), 1e-12)
-        self.noise_variance_ = max(float(np.mean(residual.astype(np.float64) ** 2)), floor)
-        self._fit_prior(codes, y, CoefficientPrior("gaussian"), rng)
+        self.noise_variance_ = max(float(np.mean(residual.astype(np.float64) ** 2)),
+                                   self._noise_floor(X))
+        self._fit_prior(codes, y, self._default_prior(), rng)
         self._store_prior_mixture()
         self._check_samples(X)
         return self
+
+    def _default_prior(self):
+        return CoefficientPrior("gaussian")
+
+    def _effective_batch_size(self, n_samples):
+        # Small data sets (or chunks): smaller batches, so training still moves.
+        return max(2, min(self.batch_size, math.ceil(n_samples / MIN_STEPS_PER_EPOCH)))
+
+    @staticmethod
+    def _noise_floor(X):
+        return max(1e-6 * float(np.mean(np.var(X, axis=0))), 1e-12)
+
+    # ------------------------------------------------------------- streaming
+    def _start_stream(self, X, classes, resume):
+        rng = check_random_state(self.random_state)
+        generator = torch_generator(rng)
+        n_features = self.n_features_in_
+        if resume:
+            # Continue from the fitted atoms (sorted by frequency, as stored).
+            device = self.device_
+            params, modulation = self._fitted_params(device)
+            dtype = self.components_.dtype
+            seen = getattr(self, "n_samples_seen_", X.shape[0])
+            mean_sum = self.mean_.astype(np.float64) * seen
+            noise_sum = self.noise_variance_ * seen
+        else:
+            if self.image_shape is not None:
+                check_image_shape(self.image_shape, n_features)
+            device = self._resolve_fit_device()
+            self.n_atoms_ = self._effective_n_atoms(n_features)
+            self.loss_curve_ = []
+            with threads(self._training_n_jobs(self._effective_batch_size(X.shape[0]),
+                                               n_features)):
+                params, modulation = self._init_params(n_features, rng, generator, device)
+            dtype = X.dtype
+            seen, mean_sum, noise_sum = 0, np.zeros(n_features), 0.0
+        self._stream = {
+            "rng": rng,
+            "generator": generator,
+            "trainer": self._new_trainer(params, modulation, device),
+            "dtype": dtype,
+            # Exact running mean of the rows, and running mean of the
+            # residual per feature (noise_variance_), over the rows seen.
+            "mean_sum": mean_sum,
+            "noise_sum": noise_sum,
+            "seen": seen,
+            # Loss and rows of every pass of this stream.
+            "losses": [],
+            "rows": [],
+        }
+
+    def _fitted_params(self, device):
+        """Trainable copies of the fitted base parameters and modulation network."""
+        # softplus_inv(0) is -inf: amplitudes that underflowed start just above.
+        amplitudes = np.maximum(self.amplitudes_.astype(np.float64), 1e-30)
+        values = {
+            "amplitudes": softplus_inv(amplitudes),
+            "frequencies": self.base_frequencies_,
+            "phases": self.phases_.astype(np.float64),
+        }
+        params = {
+            name: torch.nn.Parameter(torch.tensor(v, dtype=torch.float32, device=device))
+            for name, v in values.items()
+        }
+        modulation = copy.deepcopy(self.modulation_).to(device=device, dtype=torch.float32)
+        modulation.train()
+        for p in modulation.parameters():
+            p.requires_grad_(True)
+        return params, modulation
+
+    def _stream_step(self, X, y):
+        stream = self._stream
+        n_samples, n_features = X.shape
+        # The running mean first: the chunk is centred by the mean of every
+        # row seen so far, itself included.
+        stream["mean_sum"] = stream["mean_sum"] + X.sum(axis=0, dtype=np.float64)
+        stream["seen"] += n_samples
+        self.n_samples_seen_ = stream["seen"]
+        self.mean_ = (stream["mean_sum"] / stream["seen"]).astype(stream["dtype"])
+        batch_size = self._effective_batch_size(n_samples)
+        trainer = stream["trainer"]
+        with threads(self._training_n_jobs(batch_size, n_features)):
+            loss = self._train(trainer, X, max_iter=1, batch_size=batch_size,
+                               generator=stream["generator"], tol=None)[0]
+        stream["losses"].append(loss)
+        stream["rows"].append(n_samples)
+        check_loss_growth(stream["losses"], type(self).__name__, self.learning_rate)
+        self.loss_curve_ = [*self.loss_curve_, loss]
+        self.n_iter_ = len(self.loss_curve_)
+        # _store_atoms sorts the atoms of the module it gets: a copy, so the
+        # optimiser keeps training the modules it holds.
+        self._store_atoms(trainer["params"], copy.deepcopy(trainer["modulation"]),
+                          stream["dtype"])
+        self._check_frequencies()
+        residual = X - self._decode(self._encode(X))
+        mse = float(np.mean(np.square(residual, dtype=np.float64)))
+        stream["noise_sum"] += max(mse, self._noise_floor(X)) * n_samples
+        self.noise_variance_ = stream["noise_sum"] / stream["seen"]
+
+    def _end_stream_epochs(self):
+        # fit on a dask array: one loss per epoch (row-weighted over its
+        # blocks), as fit reports, rather than one per block.
+        stream = self._stream
+        self.loss_curve_ = _epoch_means(stream["losses"], stream["rows"], self.max_iter)
+        self.n_iter_ = len(self.loss_curve_)
+
+    def _prior_updated(self):
+        self._store_prior_mixture()
+
+    def __getstate__(self):
+        # The stream's optimiser and generator stay with the live object: a
+        # loaded (or copied) model resumes partial_fit from its fitted
+        # attributes, with a fresh optimiser.
+        state = super().__getstate__()
+        state.pop("_stream", None)
+        return state
 
     def _check_frequencies(self):
         # Atoms start below Nyquist and a sane fit keeps them there; above it
@@ -328,26 +460,36 @@ class SpectralDictionary(BaseDictionaryModel):
         init_parameters(modulation, generator).start_as_pure_sinusoids()
         return params, modulation.to(device)
 
-    def _train(self, X, params, modulation, batch_size, generator, device):
+    def _new_trainer(self, params, modulation, device):
+        """What training keeps between passes: parameters, Adam and fixed tensors."""
+        n_features = self.n_features_in_
+        n_fft = min(self.n_fft, n_features)
+        use_stft = self.stft_weight > 0 and n_features >= 4
+        return {
+            "params": params,
+            "modulation": modulation,
+            "device": device,
+            "optimizer": torch.optim.Adam(
+                list(params.values()) + list(modulation.parameters()), lr=self.learning_rate
+            ),
+            "positions": torch.arange(n_features, dtype=torch.float32, device=device)
+            / n_features,
+            "n_fft": n_fft,
+            "hop": min(self.hop_length, n_fft),
+            "window": torch.hann_window(n_fft, device=device) if use_stft else None,
+        }
+
+    def _train(self, trainer, X, *, max_iter, batch_size, generator, tol, schedule=None):
+        """Epochs of Adam steps on ``X`` centred by ``mean_``; the loss of each epoch."""
         # Trained in float32 on purpose (the fitted atoms take the input's
         # dtype): float64 would double the cost for no visible gain.
-        n_samples, n_features = X.shape
+        params, modulation = trainer["params"], trainer["modulation"]
+        optimizer, device, positions = (
+            trainer["optimizer"], trainer["device"], trainer["positions"]
+        )
+        n_fft, hop, window = trainer["n_fft"], trainer["hop"], trainer["window"]
         Xc_t = torch.tensor(np.asarray(X - self.mean_, dtype=np.float32), device=device)
         mean_t = torch.tensor(self.mean_, dtype=torch.float32, device=device)
-        positions = torch.arange(n_features, dtype=torch.float32, device=device) / n_features
-        n_fft = min(self.n_fft, n_features)
-        hop = min(self.hop_length, n_fft)
-        use_stft = self.stft_weight > 0 and n_features >= 4
-        window = torch.hann_window(n_fft, device=device) if use_stft else None
-        optimizer = torch.optim.Adam(
-            list(params.values()) + list(modulation.parameters()), lr=self.learning_rate
-        )
-        # Cosine decay to 5% of the step size: large steps move frequencies
-        # early, small ones settle the subspace at the end.
-        n_steps = self.max_iter * math.ceil(n_samples / batch_size)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=max(n_steps, 1), eta_min=0.05 * self.learning_rate
-        )
 
         def step(idx):
             xc = Xc_t[idx.to(device)]
@@ -358,22 +500,22 @@ class SpectralDictionary(BaseDictionaryModel):
             codes = ridge_codes_torch(xc, atoms, self.alpha)
             recon = codes @ atoms
             loss = torch.mean((xc - recon) ** 2)
-            if use_stft:
+            if window is not None:
                 spec_x = stft_magnitude(xc + mean_t, n_fft, hop, window)
                 spec_r = stft_magnitude(recon + mean_t, n_fft, hop, window)
                 loss = loss + self.stft_weight * torch.mean(torch.abs(spec_x - spec_r))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            schedule.step()
+            if schedule is not None:
+                schedule.step()
             return float(loss.detach())
 
-        self.loss_curve_ = train_epochs(
-            step, n_samples, max_iter=self.max_iter, batch_size=batch_size,
-            generator=generator, name=type(self).__name__, verbose=self.verbose, tol=self.tol,
+        return train_epochs(
+            step, X.shape[0], max_iter=max_iter, batch_size=batch_size,
+            generator=generator, name=type(self).__name__, verbose=self.verbose, tol=tol,
             learning_rate=self.learning_rate,
         )
-        self.n_iter_ = len(self.loss_curve_)
 
     def _new_module(self, name):
         # Loading a saved model: modulation_'s architecture follows from the
@@ -406,6 +548,8 @@ class SpectralDictionary(BaseDictionaryModel):
         cho = gram_cholesky(self.components_, self.alpha)
         self._projection = ridge_projection(self.components_, cho, np.float64)
         self._offset = self.mean_.astype(np.float64) @ self._projection
+        # Draws fold the atoms into cached factors: stale once the atoms change.
+        self._cached_factors = None
 
     # ------------------------------------------------------------ transforms
     @property
@@ -619,3 +763,13 @@ class SpectralDictionary(BaseDictionaryModel):
         score : float
         """
         return float(np.mean(self.score_samples(X)))
+
+
+def _epoch_means(losses, rows, n_epochs):
+    """Row-weighted mean loss of each of ``n_epochs`` equal runs of passes."""
+    per_epoch = max(len(losses) // n_epochs, 1)
+    losses, rows = np.asarray(losses, dtype=np.float64), np.asarray(rows, dtype=np.float64)
+    return [
+        float(np.average(losses[i : i + per_epoch], weights=rows[i : i + per_epoch]))
+        for i in range(0, len(losses), per_epoch)
+    ]

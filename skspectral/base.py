@@ -912,7 +912,7 @@ class BaseDictionaryModel(
             self._start_stream(X, classes, resume=not first)
         self._stream_step(X, y)
         if update_prior:
-            self._update_stream_prior(self._encode(X), y, classes)
+            self._update_stream_prior(self._stream_codes(X), y, classes)
             self._check_samples(X)
 
     def _update_stream_prior(self, codes, y, classes):
@@ -921,6 +921,10 @@ class BaseDictionaryModel(
         self.prior_.partial_fit(codes, y, classes=classes)
         self.classes_ = self.prior_.classes_
         self._prior_updated()
+
+    def _stream_codes(self, X):
+        """Codes of a validated chunk, as the prior is fitted on them (dense)."""
+        return self._encode(X)
 
     def _prior_updated(self):
         """Hook: refresh what a model derives from ``prior_`` (nothing by default)."""
@@ -946,7 +950,7 @@ class BaseDictionaryModel(
         for i, rows in enumerate(blocks):
             last = validate_data(self, compute_block(X, i), dtype=FLOAT_DTYPES, reset=False)
             self._update_stream_prior(
-                self._encode(last), None if y is None else y[rows], classes
+                self._stream_codes(last), None if y is None else y[rows], classes
             )
         self._check_samples(last)
         return self

@@ -60,10 +60,12 @@ def get_trusted_types():
     from .pipeline import GenerativePipeline
     from .prior._densities import DENSITIES, Moments, Projected
     from .prior._support import SupportStatistics
+    from .sparse._bcd import DictionaryStatistics
     from .utils import all_estimators
 
     types = [cls for _, cls in all_estimators()]
-    types += [GenerativePipeline, Moments, Projected, SupportStatistics, *DENSITIES.values()]
+    types += [GenerativePipeline, DictionaryStatistics, Moments, Projected, SupportStatistics,
+              *DENSITIES.values()]
     return sorted({_qualified_name(cls) for cls in types} | {_qualified_name(np.dtype)})
 
 

@@ -20,7 +20,8 @@ from .._backend import (
     torch_dtype,
     torch_generator,
 )
-from ..base import BaseDictionaryModel, check_labels, train_epochs
+from .._backend._dask import is_dask_array
+from ..base import BaseDictionaryModel, check_labels, check_loss_growth, train_epochs
 from ..prior import CoefficientPrior
 from ..utils import check_image_shape
 from ._layers import CSCNet
@@ -111,7 +112,8 @@ class ConvSparseCoder(BaseDictionaryModel):
         Shape of one code before flattening (channels, then spatial axes).
     loss_curve_ : list of float
         Mean training loss per epoch (for ``"ctrl"``: the negated encoder loss,
-        i.e. rate reduction minus reconstruction error).
+        i.e. rate reduction minus reconstruction error); ``partial_fit``
+        appends the mean loss of its pass over the chunk.
     classes_ : ndarray or None
         Classes seen in ``fit`` (None without ``y``).
     prior_ : estimator
@@ -120,7 +122,7 @@ class ConvSparseCoder(BaseDictionaryModel):
     device_ : torch.device
         The device the model was fitted on and runs on (see :meth:`to`).
     n_iter_ : int
-        Epochs run.
+        Epochs run; ``partial_fit`` adds one per chunk (one pass over it).
     n_features_in_ : int
         Features of ``X``.
     feature_names_in_ : ndarray of shape (n_features,)
@@ -130,6 +132,17 @@ class ConvSparseCoder(BaseDictionaryModel):
     --------
     conv_sparse_code : Solve the convolutional lasso to convergence for given filters.
     skspectral.CoefficientPrior : Densities over codes.
+
+    Notes
+    -----
+    Streaming: :meth:`partial_fit` makes one pass of mini-batch Adam steps
+    over each chunk and keeps the optimisers' state between calls; with
+    ``objective="ctrl"`` the chunk's labels, when given, partition its
+    batches. After :meth:`fit` it continues from the fitted network with
+    fresh optimisers, as does a model loaded from a file. The step size is
+    the constant ``learning_rate``. ``fit`` on a :class:`dask.array.Array`
+    runs ``max_iter`` such epochs over its blocks (one block in memory at a
+    time) and then fits the prior on the codes of every block.
 
     Examples
     --------
@@ -210,8 +223,9 @@ class ConvSparseCoder(BaseDictionaryModel):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Flattened images (``image_shape``) or 1-D signals.
+        X : array-like or dask array of shape (n_samples, n_features)
+            Flattened images (``image_shape``) or 1-D signals; a dask array is
+            streamed block by block (see Notes).
         y : array-like of shape (n_samples,), default=None
             Class labels: they partition batches for ``objective="ctrl"`` and
             make the prior class-conditional (``sample(y=...)``).
@@ -220,6 +234,8 @@ class ConvSparseCoder(BaseDictionaryModel):
         -------
         self : ConvSparseCoder
         """
+        if is_dask_array(X):
+            return self._fit_dask(X, y)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
         if y is not None:
             y = check_labels(y, X.shape[0])[0]
@@ -229,15 +245,81 @@ class ConvSparseCoder(BaseDictionaryModel):
         generator = torch_generator(rng)
         self._net = self._build_net().reset_parameters(generator)
         self._net.to(device=device, dtype=torch_dtype(X.dtype))
-        self._train(X, y, generator, device)
+        optimizers = self._new_optimizers(X, init_scale=True)
+        self.loss_curve_ = self._train(X, y, generator, device, optimizers, self.max_iter)
+        self.n_iter_ = len(self.loss_curve_)
+        self._store_net()
+        self._fit_prior(self._encode(X), y, self._default_prior(), rng)
+        self._check_samples(X)
+        return self
+
+    def _default_prior(self):
+        return CoefficientPrior("gaussian", pca_dim=DEFAULT_PRIOR_DIM)
+
+    def _store_net(self):
+        """Freeze the trained network for encoding, and store what it learned."""
         self._net.eval()
         self._net.update_lipschitz(n_iter=50)
         self.dictionaries_ = [as_numpy(layer.dictionary()) for layer in self._net.layers]
         self.code_shape_ = tuple(self._net.code_shape)
-        default_prior = CoefficientPrior("gaussian", pca_dim=DEFAULT_PRIOR_DIM)
-        self._fit_prior(self._encode(X), y, default_prior, rng)
-        self._check_samples(X)
-        return self
+
+    # ------------------------------------------------------------- streaming
+    def _start_stream(self, X, classes, resume):
+        rng = check_random_state(self.random_state)
+        generator = torch_generator(rng)
+        if resume:
+            # Continue training the fitted network.
+            device = self.device_
+        else:
+            device = self._resolve_fit_device()
+            self._layout = self._check_layout(X.shape[1])
+            self._net = self._build_net().reset_parameters(generator)
+            self._net.to(device=device, dtype=torch_dtype(X.dtype))
+            self.loss_curve_ = []
+        self._stream = {
+            "rng": rng,
+            "generator": generator,
+            "device": device,
+            # A fitted decoder already has its scale: only a new one starts it.
+            "optimizers": self._new_optimizers(X, init_scale=not resume),
+            # Loss and rows of every pass of this stream.
+            "losses": [],
+            "rows": [],
+        }
+
+    def _stream_step(self, X, y):
+        stream = self._stream
+        self._net.train()
+        if "lipschitz" in stream:
+            # Training goes on from its own warm-started estimate of L, not
+            # from the refined one _store_net left for encoding: a stream of
+            # one chunk then trains exactly as fit does.
+            self._net.load_lipschitz_state(stream["lipschitz"])
+        loss = self._train(X, y, stream["generator"], stream["device"], stream["optimizers"],
+                           max_iter=1)[0]
+        stream["lipschitz"] = self._net.lipschitz_state()
+        stream["losses"].append(loss)
+        stream["rows"].append(X.shape[0])
+        if self.objective == "reconstruction":
+            check_loss_growth(stream["losses"], type(self).__name__, self.learning_rate)
+        self.loss_curve_ = [*self.loss_curve_, loss]
+        self.n_iter_ = len(self.loss_curve_)
+        self._store_net()
+
+    def _end_stream_epochs(self):
+        # fit on a dask array: one loss per epoch (row-weighted over its
+        # blocks), as fit reports, rather than one per block.
+        stream = self._stream
+        self.loss_curve_ = _epoch_means(stream["losses"], stream["rows"], self.max_iter)
+        self.n_iter_ = len(self.loss_curve_)
+
+    def __getstate__(self):
+        # The stream's optimisers and generator stay with the live object: a
+        # loaded (or copied) model resumes partial_fit from its fitted
+        # network, with fresh optimisers.
+        state = super().__getstate__()
+        state.pop("_stream", None)
+        return state
 
     def _check_layout(self, n_features):
         n_filters, strides = tuple(self.n_filters), tuple(self.strides)
@@ -296,14 +378,23 @@ class ConvSparseCoder(BaseDictionaryModel):
     def _net_dtype_np(self):
         return numpy_dtype(self._net.layers[0].weight.dtype)
 
-    def _train(self, X, y, generator, device):
+    def _new_optimizers(self, X, init_scale):
+        """Adam for the encoder, and for the decoder of ``objective="ctrl"``."""
         net = self._net
-        X_t = self._to_signals(X, device)
         enc_opt = torch.optim.Adam(net.encoder_parameters(), lr=self.learning_rate)
         dec_opt = None
         if self.objective == "ctrl":
-            self._init_decoder_scale(net, X_t[: self.batch_size])
+            if init_scale:
+                self._init_decoder_scale(net, self._to_signals(X[: self.batch_size],
+                                                               self.device_))
             dec_opt = torch.optim.Adam(net.decoder_parameters(), lr=self.learning_rate)
+        return enc_opt, dec_opt
+
+    def _train(self, X, y, generator, device, optimizers, max_iter):
+        """``max_iter`` epochs of mini-batch steps on ``X``; the loss of each epoch."""
+        net = self._net
+        enc_opt, dec_opt = optimizers
+        X_t = self._to_signals(X, device)
 
         def step(idx):
             xb = X_t[idx.to(device)]
@@ -317,14 +408,13 @@ class ConvSparseCoder(BaseDictionaryModel):
             enc_opt.step()
             return float(loss.detach())
 
-        self.loss_curve_ = train_epochs(
-            step, X_t.shape[0], max_iter=self.max_iter, batch_size=self.batch_size,
+        return train_epochs(
+            step, X_t.shape[0], max_iter=max_iter, batch_size=self.batch_size,
             generator=generator, name=type(self).__name__, verbose=self.verbose,
             learning_rate=self.learning_rate,
             # The closed-loop objective is a game value, not a minimised loss.
             check_growth=self.objective == "reconstruction",
         )
-        self.n_iter_ = len(self.loss_curve_)
 
     @staticmethod
     @torch.no_grad()
@@ -419,3 +509,13 @@ class ConvSparseCoder(BaseDictionaryModel):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
         return -float(np.mean((X - self._decode(self._encode(X))) ** 2))
+
+
+def _epoch_means(losses, rows, n_epochs):
+    """Row-weighted mean loss of each of ``n_epochs`` equal runs of passes."""
+    per_epoch = max(len(losses) // n_epochs, 1)
+    losses, rows = np.asarray(losses, dtype=np.float64), np.asarray(rows, dtype=np.float64)
+    return [
+        float(np.average(losses[i : i + per_epoch], weights=rows[i : i + per_epoch]))
+        for i in range(0, len(losses), per_epoch)
+    ]

@@ -199,6 +199,17 @@ class CSCNet(nn.Module):
         for layer in self.layers:
             layer.update_lipschitz(n_iter)
 
+    def lipschitz_state(self):
+        """Copies of every layer's ``L`` and power-iteration warm start."""
+        return [(layer.lipschitz.clone(), layer._power_vector.clone()) for layer in self.layers]
+
+    @torch.no_grad()
+    def load_lipschitz_state(self, state):
+        """Put back a state from :meth:`lipschitz_state`."""
+        for layer, (lipschitz, vector) in zip(self.layers, state):
+            layer.lipschitz.copy_(lipschitz)
+            layer._power_vector.copy_(vector)
+
     def encode_all(self, x):
         """Codes of every layer, last one normalised when ``normalize``."""
         codes = []

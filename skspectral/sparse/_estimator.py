@@ -7,14 +7,22 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import DEVICE_CONSTRAINT, FLOAT_DTYPES, N_JOBS_CONSTRAINT
-from ..base import BaseDictionaryModel
+from .._backend._dask import check_dask_input, is_dask_array, row_blocks
+from ..base import BaseDictionaryModel, check_labels
 from ..prior import CoefficientPrior
+from ._bcd import (
+    coded_statistics,
+    dictionary_statistics,
+    learn_dictionary,
+    statistics_of_codes,
+    update_dictionary,
+)
 from ._coding import check_dictionary
-from ._ksvd import ksvd
+from ._ksvd import init_dictionary, ksvd
 from ._omp import batch_omp, codes_to_csr, codes_to_dense
 
 
@@ -51,8 +59,17 @@ class SparseSupportMRF(BaseDictionaryModel):
     dictionary : array-like of shape (n_atoms, n_features), default=None
         A fixed dictionary to use instead of learning one.
     max_iter : int, default=30
-        K-SVD iterations (one Batch-OMP coding and one sweep of atom updates
-        each).
+        Dictionary-learning iterations (one Batch-OMP coding of all images
+        and one sweep of atom updates each).
+    dictionary_update : {"auto", "ksvd", "bcd"}, default="auto"
+        How atoms are updated from the codes. ``"ksvd"``: approximate K-SVD
+        (each atom and its coefficients from the residuals of the images
+        using it; needs all images in memory). ``"bcd"``: Mairal et al.'s
+        block coordinate descent on the sums ``sum g g^T`` and
+        ``sum g x^T``, which add up over blocks of images, so it runs the
+        same on a dask array, chunk by chunk or on a cluster. ``"auto"``:
+        K-SVD for in-memory arrays, BCD for dask arrays. ``partial_fit``
+        always uses BCD (online).
     n_gibbs_sweeps : int, default=5
         Gibbs sweeps between two draws kept from the same chain (thinning).
     burn_in : int, default=30
@@ -155,6 +172,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         "n_nonzero_coefs": [Interval(Integral, 1, None, closed="left")],
         "dictionary": ["array-like", None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "dictionary_update": [StrOptions({"auto", "ksvd", "bcd"})],
         "n_gibbs_sweeps": [Interval(Integral, 1, None, closed="left")],
         "burn_in": [Interval(Integral, 0, None, closed="left")],
         "em_max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -171,13 +189,14 @@ class SparseSupportMRF(BaseDictionaryModel):
     _accept_sparse_codes = True
 
     def __init__(self, n_atoms=256, *, n_nonzero_coefs=10, dictionary=None, max_iter=30,
-                 n_gibbs_sweeps=5, burn_in=30, em_max_iter=10, smoothing=0.05, clip=True,
+                 dictionary_update="auto", n_gibbs_sweeps=5, burn_in=30, em_max_iter=10, smoothing=0.05, clip=True,
                  sparse_output=False, n_jobs=None, device="auto", random_state=None,
                  verbose=0):
         self.n_atoms = n_atoms
         self.n_nonzero_coefs = n_nonzero_coefs
         self.dictionary = dictionary
         self.max_iter = max_iter
+        self.dictionary_update = dictionary_update
         self.n_gibbs_sweeps = n_gibbs_sweeps
         self.burn_in = burn_in
         self.em_max_iter = em_max_iter
@@ -205,36 +224,166 @@ class SparseSupportMRF(BaseDictionaryModel):
         -------
         self : SparseSupportMRF
         """
+        if is_dask_array(X):
+            return self._fit_dask(X, y)
         X = validate_data(self, X, dtype=FLOAT_DTYPES)
         device = self._resolve_fit_device()
         rng = check_random_state(self.random_state)
-        n_atoms, k, dictionary = self._effective_sizes(X)
-        D, codes, errors, n_iter = ksvd(
-            X, n_atoms, k, self.max_iter, rng, dictionary=dictionary, n_jobs=self.n_jobs,
-            device=device, verbose=self.verbose,
-        )
+        n_atoms, k, dictionary = self._effective_sizes(X.shape, X.dtype)
+        if self.dictionary_update == "bcd":
+            D, errors, n_iter = self._learn_bcd(
+                lambda D: dictionary_statistics(X, D, k, n_jobs=self.n_jobs, device=device),
+                X, n_atoms, dictionary, rng,
+            )
+            D = D.astype(X.dtype)
+            codes, statistics = coded_statistics(X, D, k, n_jobs=self.n_jobs, device=device)
+        else:
+            D, codes, errors, n_iter = ksvd(
+                X, n_atoms, k, self.max_iter, rng, dictionary=dictionary, n_jobs=self.n_jobs,
+                device=device, verbose=self.verbose,
+            )
+            statistics = statistics_of_codes(X, codes, D)
+        self._store_dictionary(D, k, n_iter, errors, float(X.min()), float(X.max()))
+        # Kept so that partial_fit after fit continues from these images' sums.
+        self._dictionary_statistics = statistics
+        self._fit_prior(codes_to_dense(*codes, n_atoms), y, self._default_prior(), rng)
+        self._prior_updated()
+        self._check_samples(X)
+        return self
+
+    def _learn_bcd(self, statistics_of, X, n_atoms, dictionary, rng):
+        """BCD iterations from ``statistics_of(D)``; ``X`` (array or dask) seeds the atoms."""
+        if dictionary is not None:
+            return np.array(dictionary, dtype=np.float64), np.array(
+                [statistics_of(dictionary).mse]), 0
+        D = init_dictionary(X, n_atoms, rng)
+        D, errors = learn_dictionary(statistics_of, D, self.max_iter,
+                                     name=type(self).__name__, verbose=self.verbose)
+        return D, errors, self.max_iter
+
+    def _store_dictionary(self, D, k, n_iter, errors, data_min, data_max):
         if not np.all(np.isfinite(D)):
-            raise FloatingPointError("K-SVD produced a non-finite dictionary; check the input scale.")
+            raise FloatingPointError(
+                "Dictionary learning produced a non-finite dictionary; check the input scale."
+            )
         self.components_ = D
         self.n_nonzero_coefs_ = k
         self.n_iter_ = n_iter
         self.reconstruction_error_ = errors
-        self.data_min_ = float(X.min())
-        self.data_max_ = float(X.max())
-        support_model = CoefficientPrior(
+        self.data_min_ = data_min
+        self.data_max_ = data_max
+
+    def _default_prior(self):
+        return CoefficientPrior(
             "sparse_support", n_gibbs_sweeps=self.n_gibbs_sweeps, burn_in=self.burn_in,
             em_max_iter=self.em_max_iter, smoothing=self.smoothing,
         )
-        self._fit_prior(codes_to_dense(*codes, n_atoms), y, support_model, rng)
+
+    def _prior_updated(self):
         self.support_marginals_ = self.prior_.support_marginals_
         self.support_pairwise_ = self.prior_.support_pairwise_
-        self._check_samples(X)
+
+    # ------------------------------------------------------------- streaming
+    def _fit_dask(self, X, y):
+        """Distributed BCD: each iteration maps Batch-OMP and the sums over the blocks.
+
+        Blocks are coded where they live (on the workers of an active
+        ``dask.distributed`` client, else on dask's local scheduler) against
+        the dictionary, which enters each iteration's graph once; only the
+        sums (``n_atoms`` by ``n_atoms + n_features``) come back. The result
+        equals ``fit`` of the same array in memory with
+        ``dictionary_update="bcd"``, up to the order of floating-point sums.
+        """
+        import dask
+
+        if self.dictionary_update == "ksvd":
+            raise ValueError(
+                "dictionary_update='ksvd' needs all images in memory; use 'bcd' (or 'auto') "
+                "to fit on a dask array."
+            )
+        X, y, blocks = row_blocks(X, y)
+        classes = None if y is None else check_labels(y, X.shape[0])[1]
+        self._forget_fit()
+        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        X = X.astype(dtype)
+        self.n_features_in_ = X.shape[1]
+        device = self._resolve_fit_device()
+        rng = check_random_state(self.random_state)
+        n_atoms, k, dictionary = self._effective_sizes(X.shape, dtype)
+        parts = X.to_delayed().ravel()
+        statistics = dask.delayed(dictionary_statistics, pure=True)
+
+        def statistics_of(D):
+            D_key = dask.delayed(np.asarray(D), pure=True)
+            sums = dask.compute(*[statistics(part, D_key, k, n_jobs=self.n_jobs, device=device)
+                                  for part in parts])
+            total = sums[0]
+            for s in sums[1:]:
+                total = total + s
+            return total
+
+        D, errors, n_iter = self._learn_bcd(statistics_of, X, n_atoms, dictionary, rng)
+        D = D.astype(dtype)
+        code = dask.delayed(coded_statistics, pure=True)
+        D_key = dask.delayed(D, pure=True)
+        data_min, data_max, *coded = dask.compute(
+            X.min(), X.max(), *[code(part, D_key, k, n_jobs=self.n_jobs, device=device)
+                                for part in parts]
+        )
+        codes = [c for c, _ in coded]
+        statistics = coded[0][1]
+        for _, s in coded[1:]:
+            statistics = statistics + s
+        self._store_dictionary(D, k, n_iter, errors, float(data_min), float(data_max))
+        self._dictionary_statistics = statistics
+        self.prior_ = self._new_prior(self._default_prior(), rng)
+        for compact, rows in zip(codes, blocks):
+            self.prior_.partial_fit(codes_to_dense(*compact, n_atoms),
+                                    None if y is None else y[rows], classes=classes)
+        self.classes_ = self.prior_.classes_
+        self._prior_updated()
+        self._check_samples(np.asarray(parts[0].compute(), dtype=dtype))
         return self
 
-    def _effective_sizes(self, X):
-        n_samples, n_features = X.shape
+    def _start_stream(self, X, classes, resume):
+        rng = check_random_state(self.random_state)
+        statistics = None
+        if resume:
+            D, fixed = self.components_.astype(np.float64), self.dictionary is not None
+            statistics = getattr(self, "_dictionary_statistics", None)
+        else:
+            self._resolve_fit_device()
+            n_atoms, k, dictionary = self._effective_sizes(X.shape, X.dtype, streaming=True)
+            fixed = dictionary is not None
+            D = np.array(dictionary, dtype=np.float64) if fixed else init_dictionary(
+                X, n_atoms, rng)
+            self.n_nonzero_coefs_ = k
+            self.n_iter_ = 0
+            self.reconstruction_error_ = np.empty(0)
+            self.data_min_, self.data_max_ = np.inf, -np.inf
+        self._stream = {"rng": rng, "dictionary": D, "fixed": fixed, "statistics": statistics}
+
+    def _stream_step(self, X, y):
+        stream = self._stream
+        chunk = dictionary_statistics(X, stream["dictionary"], self.n_nonzero_coefs_,
+                                      n_jobs=self.n_jobs, device=self.device_)
+        stream["statistics"] = chunk if stream["statistics"] is None else (
+            stream["statistics"] + chunk)
+        if not stream["fixed"]:
+            update_dictionary(stream["dictionary"], stream["statistics"])
+        self._store_dictionary(
+            stream["dictionary"].astype(X.dtype), self.n_nonzero_coefs_, self.n_iter_ + 1,
+            np.append(self.reconstruction_error_, chunk.mse),
+            min(self.data_min_, float(X.min())), max(self.data_max_, float(X.max())),
+        )
+
+    def _stream_codes(self, X):
+        return codes_to_dense(*self._codes(X), self._n_codes)
+
+    def _effective_sizes(self, shape, dtype, streaming=False):
+        n_samples, n_features = shape
         if self.dictionary is not None:
-            dictionary = check_dictionary(self.dictionary, X.dtype)
+            dictionary = check_dictionary(self.dictionary, dtype)
             if dictionary.shape[1] != n_features:
                 raise ValueError(
                     f"The 'dictionary' parameter must have shape (n_atoms, {n_features}) to "
@@ -244,6 +393,12 @@ class SparseSupportMRF(BaseDictionaryModel):
         else:
             dictionary = None
             n_atoms = self.n_atoms
+            if n_atoms > n_samples and streaming:
+                raise ValueError(
+                    f"The first partial_fit chunk has {n_samples} images, fewer than "
+                    f"n_atoms={n_atoms}: the atoms start as distinct images of the first chunk. "
+                    "Pass a larger first chunk, fewer atoms or a fixed 'dictionary'."
+                )
             if n_atoms > n_samples:
                 warnings.warn(
                     f"n_atoms={n_atoms} is larger than the number of samples ({n_samples}); "

@@ -130,23 +130,30 @@ class SpectralDictionary(BaseDictionaryModel):
         The pre-softplus base frequencies ``f_i``: the instantaneous
         frequency of atom ``i`` is ``softplus(f_i + df_i(t)) / T``.
     mean_ : ndarray of shape (n_features,)
-        Per-feature training mean (the data are centred).
+        Per-feature training mean (the data are centred); after
+        ``partial_fit``, the exact running mean of every row seen.
+    n_samples_seen_ : int
+        Rows ``mean_`` averages: ``n_samples`` after ``fit``, plus the rows
+        of every ``partial_fit`` chunk (a row seen twice counts twice).
     noise_variance_ : float
         Mean squared training residual per feature (the isotropic noise of
-        the probabilistic model used by ``score``).
+        the probabilistic model used by ``score``); after ``partial_fit``, a
+        running mean, over the rows seen, of each chunk's residual just after
+        its update.
     prior_ : estimator
         The fitted prior over codes.
     n_atoms_ : int
         Number of atoms actually used.
     n_iter_ : int
-        Epochs run.
+        Epochs run; ``partial_fit`` adds one per chunk (one pass over it).
     classes_ : ndarray or None
         Classes seen in ``fit`` (None without ``y``); with them ``prior_`` is
         class-conditional and ``sample(y=...)`` draws a chosen class.
     device_ : torch.device
         The device the model was fitted on and runs on (see :meth:`to`).
     loss_curve_ : list of float
-        Mean training loss per epoch.
+        Mean training loss per epoch; ``partial_fit`` appends the mean loss
+        of its pass over the chunk.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features,)
@@ -155,6 +162,21 @@ class SpectralDictionary(BaseDictionaryModel):
     See Also
     --------
     sklearn.decomposition.PCA : The optimal linear dictionary of K atoms.
+
+    Notes
+    -----
+    Streaming: :meth:`partial_fit` makes one pass of Adam steps over each
+    chunk (batches of ``batch_size``, fewer rows per batch for chunks under
+    ``10 * batch_size`` rows) and keeps the optimiser's state between calls;
+    after :meth:`fit` it continues from the fitted atoms with a fresh
+    optimiser, as does a model loaded from a file. The step size is the
+    constant ``learning_rate``: the cosine decay of :meth:`fit` needs the
+    total number of steps, which a stream does not know. Each chunk is
+    centred by the exact running mean of every row seen so far (``mean_``,
+    updated before the chunk's step), so the atoms are learned on data
+    centred by that running mean. ``fit`` on a :class:`dask.array.Array`
+    runs ``max_iter`` such epochs over its blocks (one block in memory at a
+    time) and then fits the prior on the codes of every block.
     skspectral.CoefficientPrior : Densities over codes.
 
     Examples
@@ -236,8 +258,9 @@ class SpectralDictionary(BaseDictionaryModel):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Flattened images (any signals of length ``n_features``).
+        X : array-like or dask array of shape (n_samples, n_features)
+            Flattened images (any signals of length ``n_features``); a dask array is
+            streamed block by block (see Notes).
         y : array-like of shape (n_samples,), default=None
             Class labels: the prior is then class-conditional
             (``sample(y=...)``).

@@ -197,3 +197,109 @@ def test_unorderable_or_missing_labels_are_named(labels, error, match):
 def test_constant_codes_with_no_regularisation():
     prior = CoefficientPrior("gaussian", reg_covar=0).fit(np.ones((20, 3)))
     assert np.isfinite(prior.sample(3, random_state=0)).all()
+
+
+# -- streaming ---------------------------------------------------------------------------
+STREAM_KINDS = [
+    ("gaussian", {}), ("gaussian", {"shrinkage": "oas"}), ("gaussian", {"shrinkage": 0.3}),
+    ("diagonal", {}), ("kde", {}),
+]
+
+
+def _correlated_codes(n=600, d=4, seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) + 3.0, rng.randint(0, 3, n)
+
+
+@pytest.mark.parametrize("kind, params", STREAM_KINDS)
+@pytest.mark.parametrize("labelled", [False, True])
+def test_partial_fit_over_chunks_equals_fit_on_their_union(kind, params, labelled):
+    X, y = _correlated_codes()
+    fitted = CoefficientPrior(kind, **params).fit(X, y if labelled else None)
+    streamed = CoefficientPrior(kind, **params)
+    for rows in np.array_split(np.arange(len(X)), 5):
+        streamed.partial_fit(X[rows], y[rows] if labelled else None,
+                             classes=[0, 1, 2] if labelled else None)
+    np.testing.assert_allclose(streamed.mean_, fitted.mean_, rtol=1e-12)
+    np.testing.assert_allclose(streamed.score_samples(X), fitted.score_samples(X), rtol=1e-9,
+                               atol=1e-10)
+    if labelled:
+        np.testing.assert_allclose(streamed.class_weights_, fitted.class_weights_)
+    if kind != "kde":
+        np.testing.assert_allclose(streamed.sample(20, random_state=1),
+                                   fitted.sample(20, random_state=1), rtol=1e-9, atol=1e-12)
+
+
+def test_sparse_support_statistics_add_up_exactly_over_chunks():
+    rng = np.random.RandomState(0)
+    codes = np.zeros((300, 12))
+    for row in codes:
+        row[rng.choice(12, 3, replace=False)] = rng.normal(size=3)
+    fitted = CoefficientPrior("sparse_support").fit(codes)
+    streamed = CoefficientPrior("sparse_support")
+    for rows in np.array_split(np.arange(300), 4):
+        streamed.partial_fit(codes[rows])
+    a, b = fitted._densities[0].sampler, streamed._densities[0].sampler
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    np.testing.assert_array_equal(fitted.support_pairwise_, streamed.support_pairwise_)
+    np.testing.assert_array_equal(fitted.sample(10, random_state=0),
+                                  streamed.sample(10, random_state=0))
+
+
+def test_gmm_partial_fit_warm_starts_and_approaches_the_batch_fit():
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.normal(-4, 1, (400, 2)), rng.normal(4, 1, (400, 2))])
+    X = X[rng.permutation(800)]
+    fitted = CoefficientPrior("gmm", n_components=2, random_state=0).fit(X)
+    streamed = CoefficientPrior("gmm", n_components=2, random_state=0)
+    streamed.partial_fit(X[:200])
+    first_means = np.sort(streamed.estimator_.means_[:, 0])
+    for rows in np.array_split(np.arange(200, 800), 3):
+        streamed.partial_fit(X[rows])
+    # Warm-started: the two modes found on the first chunk are kept, not re-drawn.
+    np.testing.assert_allclose(np.sort(streamed.estimator_.means_[:, 0]), first_means, atol=0.5)
+    assert streamed.score(X) == pytest.approx(fitted.score(X), abs=0.02)
+
+
+def test_partial_fit_after_fit_continues_from_the_fit():
+    X, _ = _correlated_codes()
+    prior = CoefficientPrior().fit(X[:300]).partial_fit(X[300:])
+    np.testing.assert_allclose(prior.covariance_, CoefficientPrior().fit(X).covariance_)
+
+
+def test_partial_fit_labels_and_classes_are_checked():
+    X, y = _correlated_codes()
+    with pytest.raises(ValueError, match="classes="):
+        CoefficientPrior().partial_fit(X, y)
+    prior = CoefficientPrior().partial_fit(X[:100], y[:100], classes=[0, 1, 2, 3])
+    with pytest.raises(ValueError, match="differs from the classes"):
+        prior.partial_fit(X[:100], y[:100], classes=[0, 1])
+    with pytest.raises(ValueError, match="y=7 is not in classes"):
+        prior.partial_fit(X[:2], [7, 0])
+    with pytest.raises(ValueError, match="no partial_fit call has given codes"):
+        prior.sample(3, y=3)
+    assert prior.sample(3, y=1).shape == (3, 4)
+    unlabelled = CoefficientPrior().partial_fit(X[:100])
+    with pytest.raises(ValueError, match="fitted without labels"):
+        unlabelled.partial_fit(X[:10], y[:10])
+    with pytest.raises(ValueError, match="features"):
+        unlabelled.partial_fit(X[:10, :3])
+
+
+def test_ledoit_wolf_cannot_stream():
+    X, _ = _correlated_codes()
+    with pytest.raises(ValueError, match="ledoit_wolf"):
+        CoefficientPrior(shrinkage="ledoit_wolf").partial_fit(X)
+
+
+def test_fit_on_a_dask_array_equals_fit_in_memory():
+    da = pytest.importorskip("dask.array")
+    X, y = _correlated_codes()
+    lazy = da.from_array(X, chunks=(150, 2))
+    np.testing.assert_allclose(CoefficientPrior().fit(lazy, y).score_samples(X),
+                               CoefficientPrior().fit(X, y).score_samples(X), rtol=1e-9,
+                               atol=1e-10)
+    draws = CoefficientPrior(random_state=0).fit(X).sample(100, chunks=30, random_state=0)
+    assert isinstance(draws, da.Array) and draws.chunks[0] == (30, 30, 30, 10)
+    np.testing.assert_array_equal(draws.compute(), draws.compute())

@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import DEVICE_CONSTRAINT, FLOAT_DTYPES, N_JOBS_CONSTRAINT
-from .._backend._dask import check_dask_input, is_dask_array, row_blocks
+from .._backend._dask import is_dask_array, row_blocks
 from ..base import BaseDictionaryModel, check_labels
 from ..prior import CoefficientPrior
 from ._bcd import (

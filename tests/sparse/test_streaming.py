@@ -78,7 +78,7 @@ def test_partial_fit_with_a_fixed_dictionary_gives_the_statistics_of_one_fit(dig
     X, y = digits
     D = SparseSupportMRF(**PARAMS).fit(X).components_
     fitted = SparseSupportMRF(dictionary=D, **PARAMS).fit(X, y)
-    streamed = SparseSupportMRF(dictionary=D, **PARAMS)
+    streamed = SparseSupportMRF(dictionary=D, forget_factor=1.0, **PARAMS)
     for rows in np.array_split(np.arange(len(X)), 6):
         streamed.partial_fit(X[rows], y[rows], classes=np.arange(10))
     np.testing.assert_array_equal(streamed.components_, fitted.components_)
@@ -153,3 +153,20 @@ def test_sample_with_chunks_is_a_seeded_dask_array(digits):
                                                                random_state=0).compute())
     with pytest.raises(ValueError, match="chunks"):
         model.sample(10, chunks=(4, 4))
+
+
+@pytest.mark.slow
+def test_partial_fit_on_mnist_chunks_is_within_5_percent_of_the_in_memory_fit(shared_data):
+    from skspectral.datasets import fetch_mnist
+
+    train = fetch_mnist(data_home=shared_data, n_samples=10_000, download_if_missing=False)
+    test = fetch_mnist(data_home=shared_data, subset="test", n_samples=2_000,
+                       download_if_missing=False)
+    in_memory = SparseSupportMRF(random_state=0).fit(train.data)
+    streamed = SparseSupportMRF(random_state=0)
+    for _ in range(6):
+        for rows in np.array_split(np.arange(10_000), 5):
+            streamed.partial_fit(train.data[rows])
+    ratio = streamed.score(test.data) / in_memory.score(test.data)
+    assert ratio < 1.05, ratio
+    assert streamed.sample(10, random_state=0).shape == (10, 784)

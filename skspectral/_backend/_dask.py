@@ -80,6 +80,22 @@ def compute_block(X, i):
     return np.asarray(X.blocks[i].compute())
 
 
+def gather_rows(X, rows):
+    """Rows ``rows`` (in that order) of a dask array, as float64, reading one block at a time.
+
+    Dask's own fancy indexing may read every block at once; this keeps one
+    block in memory.
+    """
+    X = check_dask_input(X)
+    bounds = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(int)
+    block_of = np.searchsorted(bounds, rows, side="right") - 1
+    out = np.empty((len(rows), X.shape[1]))
+    for i in np.unique(block_of):
+        wanted = np.flatnonzero(block_of == i)
+        out[wanted] = compute_block(X, i)[rows[wanted] - bounds[i]]
+    return out
+
+
 def _apply(block, model, method, kwargs):
     return getattr(model, method)(block, **kwargs)
 

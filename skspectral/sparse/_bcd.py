@@ -31,11 +31,14 @@ split.
 
 import numpy as np
 
+from .._backend import iter_batches
 from ..base import check_finite_loss
 from ._omp import batch_omp, codes_to_csr
 
 #: Worst-represented images each block proposes as replacements for unused atoms.
 N_CANDIDATES = 16
+#: Rows per batch of the sums (bounds the float64 temporaries).
+ROWS_PER_SUM = 1024
 
 
 class DictionaryStatistics:
@@ -108,17 +111,26 @@ def coded_statistics(X, dictionary, n_nonzero_coefs, *, n_jobs=None, device=None
 
 
 def statistics_of_codes(X, codes, dictionary):
-    """The :class:`DictionaryStatistics` of images ``X`` with compact codes on ``dictionary``."""
+    """The :class:`DictionaryStatistics` of images ``X`` with compact codes on ``dictionary``.
+
+    Rows are summed in batches of :data:`ROWS_PER_SUM`, so the float64
+    temporaries stay small beside ``X`` itself, whatever its size.
+    """
     atoms, values, counts = codes
-    D = dictionary
-    codes = codes_to_csr(atoms, values.astype(np.float64), counts, D.shape[0])
-    X64 = np.asarray(X, dtype=np.float64)
+    D64 = dictionary.astype(np.float64)
+    codes = codes_to_csr(atoms, values.astype(np.float64), counts, D64.shape[0])
     A = (codes.T @ codes).toarray()
-    B = np.asarray(codes.T @ X64)
-    resid = X64 - np.asarray(codes @ D.astype(np.float64))
-    errors = np.einsum("ij,ij->i", resid, resid)
+    B = np.zeros_like(D64)
+    errors = np.empty(X.shape[0])
+    for rows in iter_batches(X.shape[0], ROWS_PER_SUM):
+        X64 = np.asarray(X[rows], dtype=np.float64)
+        part = codes[rows]
+        B += np.asarray(part.T @ X64)
+        resid = X64 - np.asarray(part @ D64)
+        errors[rows] = np.einsum("ij,ij->i", resid, resid)
     worst = _worst(errors)
-    return DictionaryStatistics(A, B, float(errors.sum()), X.shape[0], resid[worst],
+    candidates = np.asarray(X[worst], dtype=np.float64) - np.asarray(codes[worst] @ D64)
+    return DictionaryStatistics(A, B, float(errors.sum()), X.shape[0], candidates,
                                 errors[worst])
 
 

@@ -333,17 +333,17 @@ class SparseSupportMRF(BaseDictionaryModel):
 
         D, errors, n_iter = self._learn_bcd(statistics_of, X, n_atoms, dictionary, rng)
         D = D.astype(dtype)
-        code = dask.delayed(coded_statistics, pure=True)
+        # One task per block reads it once for its codes, sums and range.
+        code = dask.delayed(_code_block, pure=True)
         D_key = dask.delayed(D, pure=True)
-        data_min, data_max, *coded = dask.compute(
-            X.min(), X.max(), *[code(part, D_key, k, n_jobs=self.n_jobs, device=device)
-                                for part in parts]
-        )
-        codes = [c for c, _ in coded]
+        coded = dask.compute(*[code(part, D_key, k, self.n_jobs, device) for part in parts])
+        codes = [c for c, _, _ in coded]
         statistics = coded[0][1]
-        for _, s in coded[1:]:
+        for _, s, _ in coded[1:]:
             statistics = statistics + s
-        self._store_dictionary(D, k, n_iter, errors, float(data_min), float(data_max))
+        data_min = min(lo for _, _, (lo, _) in coded)
+        data_max = max(hi for _, _, (_, hi) in coded)
+        self._store_dictionary(D, k, n_iter, errors, data_min, data_max)
         self._dictionary_statistics = statistics
         self.prior_ = self._new_prior(self._default_prior(), rng)
         for compact, rows in zip(codes, blocks):
@@ -496,3 +496,9 @@ class SparseSupportMRF(BaseDictionaryModel):
         if self.clip:
             np.clip(X, self.data_min_, self.data_max_, out=X)
         return (X, supports) if return_supports else X
+
+
+def _code_block(X, dictionary, k, n_jobs, device):
+    """Codes, dictionary sums and value range of one block (a task of the dask fit)."""
+    codes, statistics = coded_statistics(X, dictionary, k, n_jobs=n_jobs, device=device)
+    return codes, statistics, (float(X.min()), float(X.max()))

@@ -15,14 +15,21 @@ import math
 import numpy as np
 
 from .._backend import jit
+from .._backend._dask import gather_rows, is_dask_array
 from ..base import check_finite_loss
 from ._omp import batch_omp, codes_to_csr
 
 
 def init_dictionary(X, n_atoms, rng):
-    """Distinct random training signals, normalised (random normals for zero ones)."""
+    """Distinct random training signals, normalised (random normals for zero ones).
+
+    ``X`` may be a dask array: its blocks are then read one after another.
+    """
     choice = rng.choice(X.shape[0], size=n_atoms, replace=False)
-    D = np.array(X[choice], dtype=np.float64)
+    if is_dask_array(X):
+        D = gather_rows(X, choice)
+    else:
+        D = np.array(X[choice], dtype=np.float64)
     return normalise_rows(D, rng)
 
 

@@ -6,6 +6,7 @@ from sklearn.pipeline import make_pipeline as _sk_make_pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._backend import DEFAULT_CHUNK, check_output_size
+from ._backend._dask import map_row_blocks
 from .base import _gather_batches, check_n_samples
 
 __all__ = ["GenerativePipeline", "make_pipeline"]
@@ -48,7 +49,7 @@ class GenerativePipeline(Pipeline):
     (10, 64)
     """
 
-    def sample(self, n_samples=1, *, y=None, random_state=None, **sample_params):
+    def sample(self, n_samples=1, *, y=None, random_state=None, chunks=None, **sample_params):
         """Draw samples in the pipeline's input space.
 
         Parameters
@@ -60,12 +61,17 @@ class GenerativePipeline(Pipeline):
             (a pipeline fitted with labels samples class-conditionally).
         random_state : int, RandomState instance or None, default=None
             Passed to the final step's ``sample``.
+        chunks : int or tuple of int, default=None
+            Return a lazy :class:`dask.array.Array` in blocks of ``chunks``
+            rows: the final step draws each block in its own task (see
+            :meth:`skspectral.base.GenerativeMixin.sample`) and the block is
+            mapped back through the earlier steps in the same task.
         **sample_params : dict
             Further keyword arguments for the final step's ``sample``.
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features)
+        X : ndarray or dask array of shape (n_samples, n_features)
             Samples mapped back through every earlier step.
 
         Raises
@@ -77,14 +83,17 @@ class GenerativePipeline(Pipeline):
         final = self._check_sample_call()
         n_samples = check_n_samples(n_samples)
         width = self._input_width()
+        if y is not None:
+            sample_params["y"] = y
+        if chunks is not None:
+            return self._sample_dask(final, n_samples, width, chunks, random_state,
+                                     sample_params)
         if width is not None:
             check_output_size(
                 n_samples, width, np.float64,
                 what=f"GenerativePipeline.sample(n_samples={n_samples})",
                 hint="Draw them in batches with iter_sample(n_samples, batch_size=...).",
             )
-        if y is not None:
-            sample_params["y"] = y
         if not hasattr(final, "iter_sample"):
             return self._map_back(final.sample(n_samples, random_state=random_state,
                                                **sample_params))
@@ -123,6 +132,16 @@ class GenerativePipeline(Pipeline):
         batches = final.iter_sample(n_samples, batch_size=batch_size,
                                     random_state=random_state, **sample_params)
         return (self._map_back(b) for b in batches)
+
+    def _sample_dask(self, final, n_samples, width, chunks, random_state, sample_params):
+        draws = final.sample(n_samples, random_state=random_state, chunks=chunks,
+                             **sample_params)
+        if width is None:
+            raise ValueError(
+                "sample(chunks=...) needs the pipeline's input width; none of its steps "
+                "records n_features_in_."
+            )
+        return map_row_blocks(self, "_map_back", draws, width, draws.dtype)
 
     def _check_sample_call(self):
         name, final = self.steps[-1]

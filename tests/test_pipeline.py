@@ -107,3 +107,24 @@ def test_unfitted_pipeline_raises(digits):
 
     with pytest.raises(NotFittedError):
         _pipe().sample(3)
+
+
+def test_pipeline_fits_on_a_dask_array_and_samples_lazily():
+    da = pytest.importorskip("dask.array")
+    from sklearn.datasets import load_digits
+
+    from skspectral import SparseSupportMRF
+
+    X = load_digits().data / 16
+    lazy = da.from_array(X, chunks=(500, -1))
+    pipe = make_pipeline(SparseSupportMRF(32, n_nonzero_coefs=4, max_iter=3, random_state=0),
+                         CoefficientPrior("gaussian", random_state=0)).fit(lazy)
+    in_memory = make_pipeline(
+        SparseSupportMRF(32, n_nonzero_coefs=4, max_iter=3, dictionary_update="bcd",
+                         random_state=0),
+        CoefficientPrior("gaussian", random_state=0)).fit(X)
+    np.testing.assert_allclose(pipe[-1].covariance_, in_memory[-1].covariance_, atol=1e-10)
+    draws = pipe.sample(50, chunks=20, random_state=0)
+    assert isinstance(draws, da.Array) and draws.chunks == ((20, 20, 10), (64,))
+    np.testing.assert_array_equal(draws.compute(), pipe.sample(50, chunks=20,
+                                                               random_state=0).compute())

@@ -175,6 +175,13 @@ def draw_labels(classes, class_weights, n_samples, y, rng, owner):
     return np.broadcast_to(labels, (n_samples,)) if labels.shape[0] == 1 else labels
 
 
+def forget_fit(estimator):
+    """Drop every fitted attribute (and any stream state): a new ``fit`` starts from scratch."""
+    for name in [n for n in vars(estimator) if n.endswith("_") and not n.startswith("__")]:
+        delattr(estimator, name)
+    estimator.__dict__.pop("_stream", None)
+
+
 def check_partial_labels(y, classes, n_samples, owner, *, first, known=None):
     """Labels of one ``partial_fit`` call, and the classes of the stream.
 
@@ -959,10 +966,7 @@ class BaseDictionaryModel(
         """Hook: finish training after the epochs of a dask fit (nothing by default)."""
 
     def _forget_fit(self):
-        """Drop every fitted attribute: a new ``fit`` starts from scratch."""
-        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
-            delattr(self, name)
-        self.__dict__.pop("_stream", None)
+        forget_fit(self)
 
     def _check_codes(self, codes):
         """Validate codes for decoding: a 2-D float array ``n_codes`` wide."""

@@ -17,6 +17,7 @@ from ..base import (
     check_labels,
     check_partial_labels,
     draw_labels,
+    forget_fit,
 )
 from ._densities import DENSITIES, Moments, Projected
 from ._support import statistics_of_codes
@@ -291,8 +292,7 @@ class CoefficientPrior(
         """One pass of :meth:`partial_fit` over the blocks of a dask array, in order."""
         X, y, blocks = row_blocks(X, y)
         classes = None if y is None else check_labels(y, X.shape[0])[1]
-        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
-            delattr(self, name)
+        forget_fit(self)
         for i, rows in enumerate(blocks):
             self.partial_fit(compute_block(X, i), None if y is None else y[rows],
                              classes=classes)

@@ -75,7 +75,7 @@ print(f"held-out reconstruction MSE: {-model.score(test.data):.5f}")
 # a time, three passes. Only the block in hand is in memory.
 tracemalloc.start()
 online = SparseSupportMRF(n_atoms=256, n_nonzero_coefs=10, random_state=0)
-for epoch in range(3):
+for _ in range(3):
     for i in range(images.numblocks[0]):
         online.partial_fit(images.blocks[i].compute())
 _, peak = tracemalloc.get_traced_memory()

@@ -31,7 +31,12 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     validate_parameter_constraints,
 )
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    _num_samples,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 from tqdm.auto import tqdm
 
 from ._backend import (
@@ -101,8 +106,8 @@ def check_n_samples(n_samples, name="n_samples"):
     return int(n_samples)
 
 
-def check_labels(y, n_samples):
-    """Validate class labels: 1-D, one per sample, finite, each class twice or more.
+def check_labels(y, n_samples, min_count=2):
+    """Validate class labels: 1-D, one per sample, finite, each class ``min_count`` times or more.
 
     Returns
     -------
@@ -128,7 +133,7 @@ def check_labels(y, n_samples):
             "y mixes label types that cannot be ordered (e.g. ints and strings); "
             "use one type for all class labels."
         ) from exc
-    if counts.min() < 2:
+    if counts.min() < min_count:
         raise ValueError(
             "Each class in y needs at least 2 samples to fit its density; class "
             f"{classes[np.argmin(counts)]!r} has {counts.min()}."
@@ -185,11 +190,11 @@ def forget_fit(estimator):
 def check_partial_labels(y, classes, n_samples, owner, *, first, known=None):
     """Labels of one ``partial_fit`` call, and the classes of the stream.
 
-    The first call fixes the classes: with ``y`` it needs ``classes`` (every
-    label the stream will hold); without ``y`` the stream is unlabelled for
-    good. Later calls may omit ``classes`` or repeat it unchanged (``known``
-    is what the first call fixed). Unlike :func:`check_labels`, a class may
-    be absent from a chunk or appear once.
+    The first call fixes the classes: ``classes`` (every label the stream
+    will hold), or else the labels of its ``y``; without ``y`` the stream is
+    unlabelled for good. Later calls may omit ``classes`` or repeat it
+    unchanged (``known`` is what the first call fixed). Unlike
+    :func:`check_labels`, a class may be absent from a chunk or appear once.
 
     Returns
     -------
@@ -211,14 +216,11 @@ def check_partial_labels(y, classes, n_samples, owner, *, first, known=None):
             raise ValueError(
                 f"This {owner} was fitted without labels; partial_fit cannot add y now."
             )
-    elif y is not None and classes is None:
-        raise ValueError(
-            f"{owner}.partial_fit needs classes=... (every label of the stream) on its first "
-            "call with y."
-        )
     if y is None:
         return None, classes
     y = column_or_1d(y, warn=True)
+    if classes is None:
+        classes = check_labels(y, y.shape[0], min_count=1)[1]
     if y.shape[0] != n_samples:
         raise ValueError(f"y must have one label per sample ({n_samples}); got {y.shape[0]}.")
     unknown = sorted(set(y.tolist()) - set(classes.tolist()), key=repr)
@@ -393,6 +395,20 @@ def train_epochs(step, n_samples, *, max_iter, batch_size, generator, name, verb
         if tol is not None and _converged(loss_curve, tol):
             break
     return loss_curve
+
+
+def epoch_means(losses, rows, n_epochs):
+    """Row-weighted mean loss of each of ``n_epochs`` equal runs of passes.
+
+    A fit on a dask array trains one pass per block; this turns the
+    per-block losses into one loss per epoch, as an in-memory fit reports.
+    """
+    per_epoch = max(len(losses) // n_epochs, 1)
+    losses, rows = np.asarray(losses, dtype=np.float64), np.asarray(rows, dtype=np.float64)
+    return [
+        float(np.average(losses[i : i + per_epoch], weights=rows[i : i + per_epoch]))
+        for i in range(0, len(losses), per_epoch)
+    ]
 
 
 def _guarded_step(step, idx, epoch, name, learning_rate):
@@ -896,8 +912,9 @@ class BaseDictionaryModel(
         y : array-like of shape (n_chunk,), default=None
             Class labels of the chunk (a class-conditional prior).
         classes : array-like, default=None
-            Every class of the stream; required on the first call with
-            ``y``, optional (and unchanged) afterwards.
+            Every class of the stream, given on the first call with ``y``
+            (else the classes of its ``y`` are all the stream may hold);
+            optional, and unchanged, afterwards.
 
         Returns
         -------
@@ -909,11 +926,14 @@ class BaseDictionaryModel(
 
     def _partial_fit(self, X, y, classes, update_prior):
         first = not hasattr(self, "n_features_in_")
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=first, ensure_min_samples=2)
+        # Labels first: a refused first call must leave the estimator unfitted.
         y, classes = check_partial_labels(
-            y, classes, X.shape[0], type(self).__name__, first=first,
+            y, classes, _num_samples(X), type(self).__name__, first=first,
             known=getattr(self, "classes_", None),
         )
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=first, ensure_min_samples=2)
+        if first:
+            self.classes_ = classes
         if not hasattr(self, "_stream"):
             # First call, or the first after fit(): the stream continues from there.
             self._start_stream(X, classes, resume=not first)

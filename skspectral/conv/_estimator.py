@@ -21,7 +21,13 @@ from .._backend import (
     torch_generator,
 )
 from .._backend._dask import is_dask_array
-from ..base import BaseDictionaryModel, check_labels, check_loss_growth, train_epochs
+from ..base import (
+    BaseDictionaryModel,
+    check_labels,
+    check_loss_growth,
+    epoch_means,
+    train_epochs,
+)
 from ..prior import CoefficientPrior
 from ..utils import check_image_shape
 from ._layers import CSCNet
@@ -139,10 +145,11 @@ class ConvSparseCoder(BaseDictionaryModel):
     over each chunk and keeps the optimisers' state between calls; with
     ``objective="ctrl"`` the chunk's labels, when given, partition its
     batches. After :meth:`fit` it continues from the fitted network with
-    fresh optimisers, as does a model loaded from a file. The step size is
-    the constant ``learning_rate``. ``fit`` on a :class:`dask.array.Array`
-    runs ``max_iter`` such epochs over its blocks (one block in memory at a
-    time) and then fits the prior on the codes of every block.
+    fresh optimisers, as does a copied or loaded model (which keeps no
+    optimiser state). The step size is the constant ``learning_rate``.
+    ``fit`` on a :class:`dask.array.Array` runs ``max_iter`` such epochs over
+    its blocks (one block in memory at a time) and then fits the prior on
+    the codes of every block.
 
     Examples
     --------
@@ -273,6 +280,10 @@ class ConvSparseCoder(BaseDictionaryModel):
         else:
             device = self._resolve_fit_device()
             self._layout = self._check_layout(X.shape[1])
+            # The stream's classes, fixed now: later chunks are checked against
+            # them before any prior holds them (fit on a dask array fits the
+            # prior after its epochs).
+            self.classes_ = classes
             self._net = self._build_net().reset_parameters(generator)
             self._net.to(device=device, dtype=torch_dtype(X.dtype))
             self.loss_curve_ = []
@@ -295,23 +306,28 @@ class ConvSparseCoder(BaseDictionaryModel):
             # from the refined one _store_net left for encoding: a stream of
             # one chunk then trains exactly as fit does.
             self._net.load_lipschitz_state(stream["lipschitz"])
+        for optimizer in filter(None, stream["optimizers"]):
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate  # set_params between calls holds
         loss = self._train(X, y, stream["generator"], stream["device"], stream["optimizers"],
                            max_iter=1)[0]
         stream["lipschitz"] = self._net.lipschitz_state()
         stream["losses"].append(loss)
         stream["rows"].append(X.shape[0])
-        if self.objective == "reconstruction":
-            check_loss_growth(stream["losses"], type(self).__name__, self.learning_rate)
         self.loss_curve_ = [*self.loss_curve_, loss]
         self.n_iter_ = len(self.loss_curve_)
         self._store_net()
 
     def _end_stream_epochs(self):
         # fit on a dask array: one loss per epoch (row-weighted over its
-        # blocks), as fit reports, rather than one per block.
+        # blocks), as fit reports, rather than one per block. Epochs, unlike
+        # chunks of different images, compare: a loss grown by orders of
+        # magnitude means the fit diverged.
         stream = self._stream
-        self.loss_curve_ = _epoch_means(stream["losses"], stream["rows"], self.max_iter)
+        self.loss_curve_ = epoch_means(stream["losses"], stream["rows"], self.max_iter)
         self.n_iter_ = len(self.loss_curve_)
+        if self.objective == "reconstruction":
+            check_loss_growth(self.loss_curve_, type(self).__name__, self.learning_rate)
 
     def __getstate__(self):
         # The stream's optimisers and generator stay with the live object: a
@@ -510,12 +526,3 @@ class ConvSparseCoder(BaseDictionaryModel):
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
         return -float(np.mean((X - self._decode(self._encode(X))) ** 2))
 
-
-def _epoch_means(losses, rows, n_epochs):
-    """Row-weighted mean loss of each of ``n_epochs`` equal runs of passes."""
-    per_epoch = max(len(losses) // n_epochs, 1)
-    losses, rows = np.asarray(losses, dtype=np.float64), np.asarray(rows, dtype=np.float64)
-    return [
-        float(np.average(losses[i : i + per_epoch], weights=rows[i : i + per_epoch]))
-        for i in range(0, len(losses), per_epoch)
-    ]

@@ -6,7 +6,7 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 from .._backend import FLOAT_DTYPES
 from .._backend._dask import compute_block, is_dask_array, row_blocks
@@ -234,8 +234,9 @@ class CoefficientPrior(
         y : array-like of shape (n_chunk,), default=None
             Class labels of the chunk (a class-conditional density).
         classes : array-like, default=None
-            Every class of the stream; required on the first call with
-            ``y``, optional (and unchanged) afterwards.
+            Every class of the stream, given on the first call with ``y``
+            (else the classes of its ``y`` are all the stream may hold);
+            optional, and unchanged, afterwards.
 
         Returns
         -------
@@ -254,11 +255,12 @@ class CoefficientPrior(
         True
         """
         first = not hasattr(self, "n_features_in_")
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=first)
+        # Labels first: a refused first call must leave the prior unfitted.
         y, classes = check_partial_labels(
-            y, classes, X.shape[0], type(self).__name__, first=first,
+            y, classes, _num_samples(X), type(self).__name__, first=first,
             known=getattr(self, "classes_", None),
         )
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=first)
         if first:
             self._check_kind_options()
             self._start_stream(X, classes)

@@ -403,12 +403,17 @@ class SparseSupportMRF(BaseDictionaryModel):
             dictionary = None
             n_atoms = self.n_atoms
             if n_atoms > n_samples and streaming:
-                raise ValueError(
+                # The stream will bring more images; the atoms that find no
+                # image start random, and unused ones are replaced as it goes.
+                warnings.warn(
                     f"The first partial_fit chunk has {n_samples} images, fewer than "
-                    f"n_atoms={n_atoms}: the atoms start as distinct images of the first chunk. "
-                    "Pass a larger first chunk, fewer atoms or a fixed 'dictionary'."
+                    f"n_atoms={n_atoms}: {n_atoms - n_samples} atoms start as random "
+                    "vectors. A first chunk of at least n_atoms images starts them all "
+                    "from images.",
+                    UserWarning,
+                    stacklevel=4,
                 )
-            if n_atoms > n_samples:
+            elif n_atoms > n_samples:
                 warnings.warn(
                     f"n_atoms={n_atoms} is larger than the number of samples ({n_samples}); "
                     f"using n_atoms={n_samples}.",

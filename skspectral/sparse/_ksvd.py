@@ -23,13 +23,13 @@ from ._omp import batch_omp, codes_to_csr
 def init_dictionary(X, n_atoms, rng):
     """Distinct random training signals, normalised (random normals for zero ones).
 
-    ``X`` may be a dask array: its blocks are then read one after another.
+    With fewer signals than atoms (a first ``partial_fit`` chunk), the
+    remaining atoms start as random normals. ``X`` may be a dask array: its
+    blocks are then read one after another.
     """
-    choice = rng.choice(X.shape[0], size=n_atoms, replace=False)
-    if is_dask_array(X):
-        D = gather_rows(X, choice)
-    else:
-        D = np.array(X[choice], dtype=np.float64)
+    choice = rng.choice(X.shape[0], size=min(n_atoms, X.shape[0]), replace=False)
+    D = np.zeros((n_atoms, X.shape[1]))
+    D[: choice.size] = gather_rows(X, choice) if is_dask_array(X) else X[choice]
     return normalise_rows(D, rng)
 
 

@@ -33,7 +33,7 @@ from .._backend import (
     torch_generator,
 )
 from .._backend._dask import is_dask_array
-from ..base import BaseDictionaryModel, check_loss_growth, train_epochs
+from ..base import BaseDictionaryModel, check_loss_growth, epoch_means, train_epochs
 from ..prior import CoefficientPrior
 from ..utils import check_image_shape
 from ._atoms import Modulation, atom_waveforms, softplus_inv, stft_magnitude
@@ -42,6 +42,10 @@ from ._ridge import gram_cholesky, ridge_codes_torch, ridge_projection, ridge_tr
 
 #: Fewer images than batch_size * this: smaller batches, so training still moves.
 MIN_STEPS_PER_EPOCH = 10
+
+#: fit's cosine schedule ends at this fraction of ``learning_rate``; partial_fit
+#: after fit goes on at that step size.
+FINAL_RATE_FRACTION = 0.05
 
 #: Below this many multiply-adds per training step torch runs single-threaded:
 #: thread start-up and spinning cost more than the arithmetic they share.
@@ -162,22 +166,27 @@ class SpectralDictionary(BaseDictionaryModel):
     See Also
     --------
     sklearn.decomposition.PCA : The optimal linear dictionary of K atoms.
+    skspectral.CoefficientPrior : Densities over codes.
 
     Notes
     -----
     Streaming: :meth:`partial_fit` makes one pass of Adam steps over each
     chunk (batches of ``batch_size``, fewer rows per batch for chunks under
-    ``10 * batch_size`` rows) and keeps the optimiser's state between calls;
-    after :meth:`fit` it continues from the fitted atoms with a fresh
-    optimiser, as does a model loaded from a file. The step size is the
-    constant ``learning_rate``: the cosine decay of :meth:`fit` needs the
-    total number of steps, which a stream does not know. Each chunk is
-    centred by the exact running mean of every row seen so far (``mean_``,
-    updated before the chunk's step), so the atoms are learned on data
-    centred by that running mean. ``fit`` on a :class:`dask.array.Array`
-    runs ``max_iter`` such epochs over its blocks (one block in memory at a
-    time) and then fits the prior on the codes of every block.
-    skspectral.CoefficientPrior : Densities over codes.
+    ``10 * batch_size`` rows) and keeps the optimiser's state between calls.
+    The step size is constant: the cosine decay of :meth:`fit` needs the
+    total number of steps, which a stream does not know. A stream started by
+    ``partial_fit`` steps by ``learning_rate``; one that continues a
+    :meth:`fit` starts from the fitted atoms with a fresh optimiser and
+    steps by ``learning_rate / 20``, where the decay of ``fit`` ended, so
+    that it refines the atoms rather than shaking them out of their optimum.
+    A copied or saved model keeps no optimiser: loaded, it continues from
+    its fitted atoms with a fresh one, at the step size it had. Each chunk
+    is centred by the exact running mean of every row seen so far
+    (``mean_``, updated before the chunk's step), so the atoms are learned
+    on data centred by that running mean. ``fit`` on a
+    :class:`dask.array.Array` runs ``max_iter`` such epochs over its blocks
+    (one block in memory at a time) and then fits the prior on the codes of
+    every block.
 
     Examples
     --------
@@ -285,18 +294,20 @@ class SpectralDictionary(BaseDictionaryModel):
         batch_size = self._effective_batch_size(n_samples)
         with threads(self._training_n_jobs(batch_size, n_features)):
             params, modulation = self._init_params(n_features, rng, generator, device)
-            trainer = self._new_trainer(params, modulation, device)
+            trainer = self._new_trainer(params, modulation, device, self.learning_rate)
             # Cosine decay to 5% of the step size: large steps move frequencies
             # early, small ones settle the subspace at the end.
             n_steps = self.max_iter * math.ceil(n_samples / batch_size)
             schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-                trainer["optimizer"], T_max=max(n_steps, 1), eta_min=0.05 * self.learning_rate
+                trainer["optimizer"], T_max=max(n_steps, 1),
+                eta_min=FINAL_RATE_FRACTION * self.learning_rate,
             )
             self.loss_curve_ = self._train(
                 trainer, X, max_iter=self.max_iter, batch_size=batch_size,
                 generator=generator, tol=self.tol, schedule=schedule,
             )
         self.n_iter_ = len(self.loss_curve_)
+        self._rate_fraction = FINAL_RATE_FRACTION
         self._store_atoms(params, modulation, X.dtype)
         self._check_frequencies()
         codes = self._encode(X)
@@ -325,7 +336,8 @@ class SpectralDictionary(BaseDictionaryModel):
         generator = torch_generator(rng)
         n_features = self.n_features_in_
         if resume:
-            # Continue from the fitted atoms (sorted by frequency, as stored).
+            # Continue from the fitted atoms (sorted by frequency, as stored),
+            # at the step size of what fitted them (_rate_fraction).
             device = self.device_
             params, modulation = self._fitted_params(device)
             dtype = self.components_.dtype
@@ -338,15 +350,20 @@ class SpectralDictionary(BaseDictionaryModel):
             device = self._resolve_fit_device()
             self.n_atoms_ = self._effective_n_atoms(n_features)
             self.loss_curve_ = []
+            # The stream's classes, fixed now: later chunks are checked against
+            # them before any prior holds them (fit on a dask array fits the
+            # prior after its epochs).
+            self.classes_ = classes
             with threads(self._training_n_jobs(self._effective_batch_size(X.shape[0]),
                                                n_features)):
                 params, modulation = self._init_params(n_features, rng, generator, device)
             dtype = X.dtype
             seen, mean_sum, noise_sum = 0, np.zeros(n_features), 0.0
+            self._rate_fraction = 1.0
         self._stream = {
             "rng": rng,
             "generator": generator,
-            "trainer": self._new_trainer(params, modulation, device),
+            "trainer": self._new_trainer(params, modulation, device, self._stream_rate()),
             "dtype": dtype,
             # Exact running mean of the rows, and running mean of the
             # residual per feature (noise_variance_), over the rows seen.
@@ -357,6 +374,16 @@ class SpectralDictionary(BaseDictionaryModel):
             "losses": [],
             "rows": [],
         }
+
+    def _stream_rate(self):
+        """The constant step size of partial_fit.
+
+        ``learning_rate`` for a stream started by ``partial_fit``; after
+        ``fit``, the step size its cosine decay ended at: a fresh Adam at
+        ``learning_rate`` would first shake the converged atoms out of their
+        optimum.
+        """
+        return self.learning_rate * getattr(self, "_rate_fraction", FINAL_RATE_FRACTION)
 
     def _fitted_params(self, device):
         """Trainable copies of the fitted base parameters and modulation network."""
@@ -388,12 +415,13 @@ class SpectralDictionary(BaseDictionaryModel):
         self.mean_ = (stream["mean_sum"] / stream["seen"]).astype(stream["dtype"])
         batch_size = self._effective_batch_size(n_samples)
         trainer = stream["trainer"]
+        for group in trainer["optimizer"].param_groups:
+            group["lr"] = self._stream_rate()  # set_params between calls holds
         with threads(self._training_n_jobs(batch_size, n_features)):
             loss = self._train(trainer, X, max_iter=1, batch_size=batch_size,
                                generator=stream["generator"], tol=None)[0]
         stream["losses"].append(loss)
         stream["rows"].append(n_samples)
-        check_loss_growth(stream["losses"], type(self).__name__, self.learning_rate)
         self.loss_curve_ = [*self.loss_curve_, loss]
         self.n_iter_ = len(self.loss_curve_)
         # _store_atoms sorts the atoms of the module it gets: a copy, so the
@@ -408,10 +436,13 @@ class SpectralDictionary(BaseDictionaryModel):
 
     def _end_stream_epochs(self):
         # fit on a dask array: one loss per epoch (row-weighted over its
-        # blocks), as fit reports, rather than one per block.
+        # blocks), as fit reports, rather than one per block. Epochs, unlike
+        # chunks of different images, compare: a loss grown by orders of
+        # magnitude means the fit diverged.
         stream = self._stream
-        self.loss_curve_ = _epoch_means(stream["losses"], stream["rows"], self.max_iter)
+        self.loss_curve_ = epoch_means(stream["losses"], stream["rows"], self.max_iter)
         self.n_iter_ = len(self.loss_curve_)
+        check_loss_growth(self.loss_curve_, type(self).__name__, self.learning_rate)
 
     def _prior_updated(self):
         self._store_prior_mixture()
@@ -483,7 +514,7 @@ class SpectralDictionary(BaseDictionaryModel):
         init_parameters(modulation, generator).start_as_pure_sinusoids()
         return params, modulation.to(device)
 
-    def _new_trainer(self, params, modulation, device):
+    def _new_trainer(self, params, modulation, device, learning_rate):
         """What training keeps between passes: parameters, Adam and fixed tensors."""
         n_features = self.n_features_in_
         n_fft = min(self.n_fft, n_features)
@@ -493,7 +524,7 @@ class SpectralDictionary(BaseDictionaryModel):
             "modulation": modulation,
             "device": device,
             "optimizer": torch.optim.Adam(
-                list(params.values()) + list(modulation.parameters()), lr=self.learning_rate
+                list(params.values()) + list(modulation.parameters()), lr=learning_rate
             ),
             "positions": torch.arange(n_features, dtype=torch.float32, device=device)
             / n_features,
@@ -787,12 +818,3 @@ class SpectralDictionary(BaseDictionaryModel):
         """
         return float(np.mean(self.score_samples(X)))
 
-
-def _epoch_means(losses, rows, n_epochs):
-    """Row-weighted mean loss of each of ``n_epochs`` equal runs of passes."""
-    per_epoch = max(len(losses) // n_epochs, 1)
-    losses, rows = np.asarray(losses, dtype=np.float64), np.asarray(rows, dtype=np.float64)
-    return [
-        float(np.average(losses[i : i + per_epoch], weights=rows[i : i + per_epoch]))
-        for i in range(0, len(losses), per_epoch)
-    ]

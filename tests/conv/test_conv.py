@@ -1,5 +1,7 @@
 """ConvSparseCoder, its layers and the conv_sparse_code solver."""
 
+import copy
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -349,6 +351,134 @@ def test_divergence_raises(digits):
                         device="cpu", random_state=0).fit(X[:64] * 1e30)
 
 
+# -------------------------------------------------------------- streaming
+#: A small two-layer coder whose held-out reconstruction improves with each
+#: pass over the digits (a one-layer stride-1 coder trades it for sparsity).
+STREAM_KWARGS = dict(n_filters=(4, 8), image_shape=(8, 8), alpha=0.05, device="cpu",
+                     random_state=0)
+
+
+def _chunks(n_rows, n_chunks):
+    return np.array_split(np.arange(n_rows), n_chunks)
+
+
+def _mse(model, X):
+    return float(np.mean((model.inverse_transform(model.transform(X)) - X) ** 2))
+
+
+def test_partial_fit_streams_chunks(digits):
+    X, _ = digits
+    X_train, X_test = X[:1200], X[1200:]
+    model = ConvSparseCoder(**STREAM_KWARGS)
+    errors = []
+    for _ in range(3):
+        for rows in _chunks(1200, 4):
+            assert model.partial_fit(X_train[rows]) is model
+        errors.append(_mse(model, X_test))
+    assert errors[2] < errors[1] < errors[0]
+    assert model.n_features_in_ == 64 and model.code_shape_ == (8, 4, 4)
+    assert model.n_iter_ == len(model.loss_curve_) == 12
+    assert [d.shape for d in model.dictionaries_] == [(4, 1, 3, 3), (8, 4, 3, 3)]
+    assert model.classes_ is None and not model._net.training
+    codes = model.transform(X_test[:5])
+    assert codes.shape == (5, 128) and codes.dtype == np.float32
+    images = model.inverse_transform(codes)
+    assert images.shape == (5, 64) and images.dtype == np.float32
+    samples = model.sample(4, random_state=0)
+    assert samples.shape == (4, 64) and samples.dtype == np.float32
+    with pytest.raises(ValueError, match="features"):
+        model.partial_fit(np.ones((10, 32), dtype=np.float32))
+
+
+def test_one_chunk_stream_trains_as_fit(digits):
+    X, _ = digits
+    fitted = ConvSparseCoder(max_iter=2, **STREAM_KWARGS).fit(X[:300])
+    streamed = ConvSparseCoder(**STREAM_KWARGS)
+    for _ in range(2):
+        streamed.partial_fit(X[:300])
+    np.testing.assert_allclose(streamed.loss_curve_, fitted.loss_curve_, rtol=1e-5)
+    for a, b in zip(streamed.dictionaries_, fitted.dictionaries_):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("objective", ["reconstruction", "ctrl"])
+def test_partial_fit_with_labels(digits, objective):
+    X, y = digits
+    X = X.astype(np.float64)
+    kwargs = dict(STREAM_KWARGS, objective=objective, batch_size=50)
+    # Without classes=, the first chunk's labels are all the stream may hold.
+    inferred = ConvSparseCoder(**kwargs).partial_fit(X[:100], y[:100] % 2)
+    np.testing.assert_array_equal(inferred.classes_, [0, 1])
+    with pytest.raises(ValueError, match="y=5 is not in classes"):
+        inferred.partial_fit(X[:10], np.full(10, 5))
+    model = ConvSparseCoder(**kwargs)
+    for rows in _chunks(600, 3):
+        model.partial_fit(X[rows], y[rows], classes=np.arange(10))
+    np.testing.assert_array_equal(model.classes_, np.arange(10))
+    assert np.isfinite(model.loss_curve_).all() and len(model.loss_curve_) == 3
+    with pytest.raises(ValueError, match="not in classes"):
+        model.partial_fit(X[:10], np.full(10, 42))
+    samples = model.sample(5, y=3, random_state=0)
+    assert samples.shape == (5, 64) and samples.dtype == np.float64
+
+
+def test_partial_fit_continues_a_fit(digits):
+    X, _ = digits
+    X_train, X_test = X[:1200], X[1200:]
+    model = ConvSparseCoder(max_iter=3, **STREAM_KWARGS).fit(X_train)
+    fitted_error, n_iter = _mse(model, X_test), model.n_iter_
+    # With (nearly) no step, the stream holds the fitted dictionaries.
+    still = copy.deepcopy(model).set_params(learning_rate=1e-9).partial_fit(X_train[:300])
+    for a, b in zip(still.dictionaries_, model.dictionaries_):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    for rows in _chunks(1200, 4):
+        model.partial_fit(X_train[rows])
+        assert _mse(model, X_test) < 1.05 * fitted_error
+    assert model.n_iter_ == n_iter + 4
+
+
+def test_fit_on_dask_array(digits):
+    da = pytest.importorskip("dask.array")
+    X, y = digits
+    X_train, X_test = X[:1200], X[1200:]
+    kwargs = dict(STREAM_KWARGS, max_iter=3)
+    in_memory = ConvSparseCoder(**kwargs).fit(X_train)
+    streamed = ConvSparseCoder(**kwargs).fit(da.from_array(X_train, chunks=(300, -1)))
+    assert abs(_mse(streamed, X_test) - _mse(in_memory, X_test)) < 0.2 * _mse(in_memory, X_test)
+    assert streamed.n_iter_ == len(streamed.loss_curve_) == 3
+    lazy = streamed.transform(da.from_array(X_test, chunks=(200, -1)))
+    np.testing.assert_allclose(lazy.compute(), streamed.transform(X_test), rtol=1e-5,
+                               atol=1e-6)
+    labelled = ConvSparseCoder(max_iter=1, **STREAM_KWARGS).fit(
+        da.from_array(X[:400], chunks=(100, -1)), y[:400]
+    )
+    np.testing.assert_array_equal(labelled.classes_, np.arange(10))
+    assert labelled.sample(3, y=5, random_state=0).shape == (3, 64)
+
+
+def test_diverging_partial_fit_raises(digits):
+    X, _ = digits
+    with pytest.raises(FloatingPointError, match="diverged"):
+        ConvSparseCoder(**STREAM_KWARGS).partial_fit(X[:64] * 1e30)
+
+
+def test_pickle_and_deepcopy_after_partial_fit(digits):
+    X, _ = digits
+    model = ConvSparseCoder(**STREAM_KWARGS)
+    for rows in _chunks(600, 3):
+        model.partial_fit(X[rows])
+    for other in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert not hasattr(other, "_stream")
+        np.testing.assert_allclose(other.transform(X[1200:]), model.transform(X[1200:]))
+        np.testing.assert_allclose(other.sample(3, random_state=0),
+                                   model.sample(3, random_state=0))
+        # It resumes from its fitted network, with fresh optimisers.
+        other.partial_fit(X[600:900])
+        assert other.n_iter_ == model.n_iter_ + 1
+    model.partial_fit(X[600:900])
+    assert model.n_iter_ == 4
+
+
 # ------------------------------------------------------- real data (slow)
 def _needs_shared_data():
     if not SHARED_DATA.is_dir():
@@ -397,6 +527,26 @@ def test_ctrl_codes_of_classes_are_more_orthogonal():
     assert cos[same & off].mean() > 1.2 * cos[~same].mean()
     labels = np.repeat(np.arange(10), 5)
     assert model.sample(50, y=labels, random_state=0).shape == (50, 784)
+
+
+@pytest.mark.slow
+def test_mnist_partial_fit_matches_in_memory_fit(shared_data):
+    from skspectral.datasets import fetch_mnist
+
+    train = fetch_mnist(data_home=shared_data, n_samples=2_000,
+                        download_if_missing=False).data
+    test = fetch_mnist(data_home=shared_data, subset="test", n_samples=1_000,
+                       download_if_missing=False).data
+    kwargs = dict(n_filters=(8, 16), image_shape=(28, 28), alpha=0.05, device="cpu",
+                  random_state=0)
+    in_memory = ConvSparseCoder(max_iter=8, **kwargs).fit(train)
+    streamed = ConvSparseCoder(**kwargs)
+    for _ in range(8):  # as many passes as fit's epochs, over 4 chunks of 500
+        for rows in _chunks(len(train), 4):
+            streamed.partial_fit(train[rows])
+    expected = _mse(in_memory, test)
+    # Measured: 0.001467 in memory, 0.001464 streamed (-0.2%; seed 1: -0.4%).
+    assert abs(_mse(streamed, test) - expected) < 0.05 * expected
 
 
 def test_filters_of_zeros_are_refused():

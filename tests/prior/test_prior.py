@@ -270,8 +270,14 @@ def test_partial_fit_after_fit_continues_from_the_fit():
 
 def test_partial_fit_labels_and_classes_are_checked():
     X, y = _correlated_codes()
-    with pytest.raises(ValueError, match="classes="):
-        CoefficientPrior().partial_fit(X, y)
+    inferred = CoefficientPrior().partial_fit(X[:50], y[:50] % 2)  # classes from this y
+    np.testing.assert_array_equal(inferred.classes_, [0, 1])
+    with pytest.raises(ValueError, match="y=2 is not in classes"):
+        inferred.partial_fit(X[:2], [2, 0])
+    refused = CoefficientPrior()
+    with pytest.raises(ValueError, match="one label per sample"):
+        refused.partial_fit(X[:10], y[:5])
+    assert not hasattr(refused, "n_features_in_")  # a refused first call fits nothing
     prior = CoefficientPrior().partial_fit(X[:100], y[:100], classes=[0, 1, 2, 3])
     with pytest.raises(ValueError, match="differs from the classes"):
         prior.partial_fit(X[:100], y[:100], classes=[0, 1])

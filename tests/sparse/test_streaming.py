@@ -117,8 +117,10 @@ def test_partial_fit_after_fit_continues(digits):
 
 def test_partial_fit_input_checks(digits):
     X, y = digits
-    with pytest.raises(ValueError, match="fewer than n_atoms=32"):
-        SparseSupportMRF(**PARAMS).partial_fit(X[:20])
+    with pytest.warns(UserWarning, match="12 atoms start as random"):
+        small_start = SparseSupportMRF(**PARAMS).partial_fit(X[:20])
+    assert small_start.components_.shape == (32, 64)
+    np.testing.assert_allclose(np.linalg.norm(small_start.components_, axis=1), 1.0)
     model = SparseSupportMRF(**PARAMS).partial_fit(X[:100])
     with pytest.raises(ValueError, match="features"):
         model.partial_fit(X[:100, :10])

@@ -19,7 +19,7 @@ PARAMS = dict(n_atoms=32, n_nonzero_coefs=4, max_iter=4, random_state=0)
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
         worker_class=distributed.Nanny,
     )
     client = distributed.Client(cluster)

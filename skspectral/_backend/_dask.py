@@ -8,8 +8,9 @@ pay for it. Models use four things:
 - :func:`row_blocks` to split a dask array (and its labels) into blocks of
   whole rows, and :func:`compute_block` to bring one block into memory;
 - :func:`map_row_blocks` to apply a fitted model to every block lazily: the
-  model enters the task graph once, as one key every block task depends
-  on, so a cluster ships it to each worker once, not once per block;
+  model is broadcast once (scattered to the workers of an active cluster,
+  else one key of the task graph) and every block task depends on it, so
+  it travels to each worker once, not once per block;
 - :func:`draw_blocks` to build a lazy sample of ``n`` rows in blocks with
   independent seeds.
 """
@@ -100,15 +101,29 @@ def _apply(block, model, method, kwargs):
     return getattr(model, method)(block, **kwargs)
 
 
+def broadcast(model):
+    """The model as one input every block task can depend on, shipped once.
+
+    With a ``dask.distributed`` client active it is scattered to every
+    worker now (a future, so the graph stays small); otherwise it is one
+    ``dask.delayed`` key of the graph.
+    """
+    dask, _ = _dask()
+    client = active_client()
+    if client is not None:
+        return client.scatter(model, broadcast=True, hash=True)
+    return dask.delayed(model, pure=True, traverse=False)
+
+
 def map_row_blocks(model, method, X, n_columns, dtype, **kwargs):
     """``model.method`` over every row block of ``X``, as a lazy dask array.
 
-    The model is one key of the graph (``dask.delayed``), so it is
-    serialised once and every block task depends on it.
+    The model is broadcast once (:func:`broadcast`) and every block task
+    depends on it.
     """
     dask, da = _dask()
     X = check_dask_input(X)
-    model_key = dask.delayed(model, pure=True, traverse=False)
+    model_key = broadcast(model)
     return da.map_blocks(
         _apply, X, model_key, method, kwargs,
         dtype=dtype, chunks=(X.chunks[0], (n_columns,)),
@@ -148,7 +163,7 @@ def draw_blocks(model, n_samples, chunks, seeds, labels, n_columns, dtype, param
     array of labels, or None) per block.
     """
     dask, da = _dask()
-    model_key = dask.delayed(model, pure=True, traverse=False)
+    model_key = broadcast(model)
     parts = [
         da.from_delayed(
             dask.delayed(_draw, pure=True)(model_key, size, int(seed), y, params),

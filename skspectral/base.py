@@ -57,6 +57,7 @@ from ._backend._dask import (
     map_row_blocks,
     normalize_row_chunks,
     row_blocks,
+    row_bounds,
 )
 from .exceptions import InconsistentVersionWarning
 
@@ -135,7 +136,7 @@ def check_labels(y, n_samples, min_count=2):
         ) from exc
     if counts.min() < min_count:
         raise ValueError(
-            "Each class in y needs at least 2 samples to fit its density; class "
+            f"Each class in y needs at least {min_count} samples to fit its density; class "
             f"{classes[np.argmin(counts)]!r} has {counts.min()}."
         )
     return y, classes, counts
@@ -180,11 +181,20 @@ def draw_labels(classes, class_weights, n_samples, y, rng, owner):
     return np.broadcast_to(labels, (n_samples,)) if labels.shape[0] == 1 else labels
 
 
-def forget_fit(estimator):
-    """Drop every fitted attribute (and any stream state): a new ``fit`` starts from scratch."""
+def start_dask_fit(estimator, X, y):
+    """What every ``fit`` on a dask array starts with.
+
+    Drops every fitted attribute (and any stream state), so the fit starts
+    from scratch, and returns ``(X, y, blocks, classes)``: ``X`` with its
+    columns in one chunk, the labels in memory, the row ``slice`` of every
+    block and the classes of ``y`` (None without labels).
+    """
     for name in [n for n in vars(estimator) if n.endswith("_") and not n.startswith("__")]:
         delattr(estimator, name)
     estimator.__dict__.pop("_stream", None)
+    X, y, blocks = row_blocks(X, y)
+    classes = None if y is None else check_labels(y, X.shape[0])[1]
+    return X, y, blocks, classes
 
 
 def check_partial_labels(y, classes, n_samples, owner, *, first, known=None):
@@ -219,10 +229,10 @@ def check_partial_labels(y, classes, n_samples, owner, *, first, known=None):
     if y is None:
         return None, classes
     y = column_or_1d(y, warn=True)
-    if classes is None:
-        classes = check_labels(y, y.shape[0], min_count=1)[1]
     if y.shape[0] != n_samples:
         raise ValueError(f"y must have one label per sample ({n_samples}); got {y.shape[0]}.")
+    if classes is None:
+        classes = check_labels(y, n_samples, min_count=1)[1]
     unknown = sorted(set(y.tolist()) - set(classes.tolist()), key=repr)
     if unknown:
         raise ValueError(
@@ -770,7 +780,7 @@ class GenerativeMixin:
         if y is None or y.ndim == 0:
             labels = [y] * len(sizes)
         else:
-            bounds = np.cumsum((0,) + sizes)
+            bounds = row_bounds(sizes)
             labels = [y[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
         return draw_blocks(self, n_samples, sizes, seeds, labels, self._sample_width(),
                            self._sample_dtype(), params)
@@ -964,9 +974,7 @@ class BaseDictionaryModel(
         whole array. The prior is then fitted on the codes of every block
         under the final model.
         """
-        X, y, blocks = row_blocks(X, y)
-        classes = None if y is None else check_labels(y, X.shape[0])[1]
-        self._forget_fit()
+        X, y, blocks, classes = start_dask_fit(self, X, y)
         order = check_random_state(self.random_state)
         for _ in range(self.max_iter):
             for i in order.permutation(len(blocks)):
@@ -984,9 +992,6 @@ class BaseDictionaryModel(
 
     def _end_stream_epochs(self):
         """Hook: finish training after the epochs of a dask fit (nothing by default)."""
-
-    def _forget_fit(self):
-        forget_fit(self)
 
     def _check_codes(self, codes):
         """Validate codes for decoding: a 2-D float array ``n_codes`` wide."""

@@ -54,7 +54,16 @@ def check_dask_input(X, n_features=None, name="X"):
         raise ValueError(
             f"{name} has unknown chunk sizes; call {name}.compute_chunk_sizes() first."
         )
+    if 0 in X.chunks[0] and X.shape[0]:
+        # Empty blocks (from slicing or concatenation) would be tasks of no
+        # rows; without them, block i is the i-th block that holds rows.
+        X = X.rechunk({0: tuple(c for c in X.chunks[0] if c)})
     return X.rechunk({1: -1}) if len(X.chunks[1]) > 1 else X
+
+
+def row_bounds(sizes):
+    """Row offsets ``[0, s0, s0 + s1, ...]`` of blocks of ``sizes`` rows."""
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(int)
 
 
 def row_blocks(X, y=None):
@@ -71,9 +80,8 @@ def row_blocks(X, y=None):
             raise ValueError(
                 f"y has {y.shape[0]} labels but X has {X.shape[0]} rows; they must match."
             )
-    bounds = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(int)
-    slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    return X, y, slices
+    bounds = row_bounds(X.chunks[0])
+    return X, y, [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def compute_block(X, i):
@@ -88,7 +96,7 @@ def gather_rows(X, rows):
     block in memory.
     """
     X = check_dask_input(X)
-    bounds = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(int)
+    bounds = row_bounds(X.chunks[0])
     block_of = np.searchsorted(bounds, rows, side="right") - 1
     out = np.empty((len(rows), X.shape[1]))
     for i in np.unique(block_of):

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 from .._backend import FLOAT_DTYPES
-from .._backend._dask import compute_block, is_dask_array, row_blocks
+from .._backend._dask import compute_block, is_dask_array
 from ..base import (
     GenerativeMixin,
     PortableStateMixin,
@@ -17,7 +17,7 @@ from ..base import (
     check_labels,
     check_partial_labels,
     draw_labels,
-    forget_fit,
+    start_dask_fit,
 )
 from ._densities import DENSITIES, Moments, Projected
 from ._support import statistics_of_codes
@@ -292,9 +292,7 @@ class CoefficientPrior(
 
     def _fit_dask(self, X, y):
         """One pass of :meth:`partial_fit` over the blocks of a dask array, in order."""
-        X, y, blocks = row_blocks(X, y)
-        classes = None if y is None else check_labels(y, X.shape[0])[1]
-        forget_fit(self)
+        X, y, blocks, classes = start_dask_fit(self, X, y)
         for i, rows in enumerate(blocks):
             self.partial_fit(compute_block(X, i), None if y is None else y[rows],
                              classes=classes)

@@ -98,9 +98,7 @@ def dictionary_statistics(X, dictionary, n_nonzero_coefs, *, n_jobs=None, device
     -------
     statistics : DictionaryStatistics
     """
-    D = dictionary.astype(X.dtype, copy=False)
-    codes = batch_omp(X, D, n_nonzero_coefs, n_jobs=n_jobs, device=device)
-    return statistics_of_codes(X, codes, D)
+    return coded_statistics(X, dictionary, n_nonzero_coefs, n_jobs=n_jobs, device=device)[1]
 
 
 def coded_statistics(X, dictionary, n_nonzero_coefs, *, n_jobs=None, device=None):

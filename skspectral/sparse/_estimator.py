@@ -11,8 +11,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import DEVICE_CONSTRAINT, FLOAT_DTYPES, N_JOBS_CONSTRAINT
-from .._backend._dask import is_dask_array, row_blocks
-from ..base import BaseDictionaryModel, check_labels
+from .._backend._dask import is_dask_array
+from ..base import BaseDictionaryModel, start_dask_fit
 from ..prior import CoefficientPrior
 from ._bcd import (
     coded_statistics,
@@ -197,7 +197,8 @@ class SparseSupportMRF(BaseDictionaryModel):
     _accept_sparse_codes = True
 
     def __init__(self, n_atoms=256, *, n_nonzero_coefs=10, dictionary=None, max_iter=30,
-                 dictionary_update="auto", forget_factor=0.5, n_gibbs_sweeps=5, burn_in=30, em_max_iter=10, smoothing=0.05, clip=True,
+                 dictionary_update="auto", forget_factor=0.5, n_gibbs_sweeps=5, burn_in=30,
+                 em_max_iter=10, smoothing=0.05, clip=True,
                  sparse_output=False, n_jobs=None, device="auto", random_state=None,
                  verbose=0):
         self.n_atoms = n_atoms
@@ -310,9 +311,7 @@ class SparseSupportMRF(BaseDictionaryModel):
                 "dictionary_update='ksvd' needs all images in memory; use 'bcd' (or 'auto') "
                 "to fit on a dask array."
             )
-        X, y, blocks = row_blocks(X, y)
-        classes = None if y is None else check_labels(y, X.shape[0])[1]
-        self._forget_fit()
+        X, y, blocks, classes = start_dask_fit(self, X, y)
         dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
         X = X.astype(dtype)
         self.n_features_in_ = X.shape[1]
@@ -326,10 +325,7 @@ class SparseSupportMRF(BaseDictionaryModel):
             D_key = dask.delayed(np.asarray(D), pure=True)
             sums = dask.compute(*[statistics(part, D_key, k, n_jobs=self.n_jobs, device=device)
                                   for part in parts])
-            total = sums[0]
-            for s in sums[1:]:
-                total = total + s
-            return total
+            return sum(sums[1:], sums[0])
 
         D, errors, n_iter = self._learn_bcd(statistics_of, X, n_atoms, dictionary, rng)
         D = D.astype(dtype)
@@ -338,9 +334,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         D_key = dask.delayed(D, pure=True)
         coded = dask.compute(*[code(part, D_key, k, self.n_jobs, device) for part in parts])
         codes = [c for c, _, _ in coded]
-        statistics = coded[0][1]
-        for _, s, _ in coded[1:]:
-            statistics = statistics + s
+        statistics = sum((s for _, s, _ in coded[1:]), coded[0][1])
         data_min = min(lo for _, _, (lo, _) in coded)
         data_max = max(hi for _, _, (_, hi) in coded)
         self._store_dictionary(D, k, n_iter, errors, data_min, data_max)

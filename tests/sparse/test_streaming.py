@@ -172,3 +172,14 @@ def test_partial_fit_on_mnist_chunks_is_within_5_percent_of_the_in_memory_fit(sh
     ratio = streamed.score(test.data) / in_memory.score(test.data)
     assert ratio < 1.05, ratio
     assert streamed.sample(10, random_state=0).shape == (10, 784)
+
+
+def test_empty_blocks_of_a_dask_array_are_skipped(digits):
+    X, y = digits
+    lazy = da.from_array(X, chunks=(400, -1))
+    with_empty = lazy.rechunk(((0, 400, 0, 400, 400, 400, 197), (64,)))
+    assert 0 in with_empty.chunks[0]
+    expected = SparseSupportMRF(**PARAMS).fit(lazy, y)
+    model = SparseSupportMRF(**PARAMS).fit(with_empty, y)
+    np.testing.assert_allclose(model.components_, expected.components_)
+    np.testing.assert_allclose(model.transform(with_empty).compute(), expected.transform(X))

@@ -834,6 +834,17 @@ class BaseDictionaryModel(
 
     #: ``inverse_transform`` accepts sparse codes (CSR).
     _accept_sparse_codes = False
+    #: Whether the stream state of ``partial_fit`` is saved with the model.
+    #: Models whose stream holds torch optimisers and generators set False: a
+    #: loaded (or copied) model then resumes from its fitted attributes, with
+    #: fresh optimisers.
+    _stream_is_saved = True
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if not self._stream_is_saved:
+            state.pop("_stream", None)
+        return state
 
     def transform(self, X):
         """Encode images into codes.

@@ -165,6 +165,9 @@ class ConvSparseCoder(BaseDictionaryModel):
     (4, 64)
     """
 
+    # The stream holds torch optimisers and a generator (see the base).
+    _stream_is_saved = False
+
     _parameter_constraints: dict = {
         "n_filters": [tuple, list],
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
@@ -328,14 +331,6 @@ class ConvSparseCoder(BaseDictionaryModel):
         self.n_iter_ = len(self.loss_curve_)
         if self.objective == "reconstruction":
             check_loss_growth(self.loss_curve_, type(self).__name__, self.learning_rate)
-
-    def __getstate__(self):
-        # The stream's optimisers and generator stay with the live object: a
-        # loaded (or copied) model resumes partial_fit from its fitted
-        # network, with fresh optimisers.
-        state = super().__getstate__()
-        state.pop("_stream", None)
-        return state
 
     def _check_layout(self, n_features):
         n_filters, strides = tuple(self.n_filters), tuple(self.strides)

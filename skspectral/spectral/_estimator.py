@@ -202,6 +202,9 @@ class SpectralDictionary(BaseDictionaryModel):
     (4, 64)
     """
 
+    # The stream holds torch optimisers and a generator (see the base).
+    _stream_is_saved = False
+
     _parameter_constraints: dict = {
         "n_atoms": [Interval(Integral, 1, None, closed="left")],
         "modulation_width": [Interval(Integral, 1, None, closed="left")],
@@ -446,14 +449,6 @@ class SpectralDictionary(BaseDictionaryModel):
 
     def _prior_updated(self):
         self._store_prior_mixture()
-
-    def __getstate__(self):
-        # The stream's optimiser and generator stay with the live object: a
-        # loaded (or copied) model resumes partial_fit from its fitted
-        # attributes, with a fresh optimiser.
-        state = super().__getstate__()
-        state.pop("_stream", None)
-        return state
 
     def _check_frequencies(self):
         # Atoms start below Nyquist and a sane fit keeps them there; above it

@@ -1,6 +1,7 @@
 """Metrics for generated images: spectral distances, FID, memorisation checks."""
 
 from ._fid import fid_score, frechet_distance, inception_score
+from ._labels import label_quality
 from ._neighbors import nearest_neighbor_distance
 from ._pixel import psnr
 from ._scorer import make_sample_scorer
@@ -16,6 +17,7 @@ __all__ = [
     "frechet_distance",
     "frequency_distance",
     "inception_score",
+    "label_quality",
     "log_frequency_distance",
     "make_sample_scorer",
     "mean_log_spectrum",

@@ -106,7 +106,11 @@ def test_features(X_test):
 
 def judge_cifar(samples, X_fit, X_test):
     """FID against the test images, LFD and NN ratio."""
-    from skspectral.metrics import frechet_distance, log_frequency_distance, nearest_neighbor_distance
+    from skspectral.metrics import (
+        frechet_distance,
+        log_frequency_distance,
+        nearest_neighbor_distance,
+    )
 
     samples = np.clip(samples, 0.0, 1.0)
     fid = frechet_distance(inception_features(samples), test_features(X_test))

@@ -1,5 +1,7 @@
 """ConvSparseCoder: a convolutional sparse coding autoencoder and sampler."""
 
+from contextlib import contextmanager
+from functools import wraps
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,11 +14,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._backend import (
     DEVICE_CONSTRAINT,
     FLOAT_DTYPES,
+    N_JOBS_CONSTRAINT,
     as_numpy,
     as_tensor,
     is_positive_int,
     iter_batches,
     numpy_dtype,
+    threads,
     torch_dtype,
     torch_generator,
 )
@@ -35,6 +39,35 @@ from ._objectives import augment, ctrl_game, label_groups, reconstruction_loss
 
 #: Principal components of the codes that the default prior keeps.
 DEFAULT_PRIOR_DIM = 32
+
+
+def _on_threads(method):
+    """Run the method on the torch (and BLAS) threads that ``n_jobs`` asks for."""
+
+    @wraps(method)
+    def on_threads(self, *args, **kwargs):
+        with threads(self.n_jobs):
+            return method(self, *args, **kwargs)
+
+    return on_threads
+
+
+@contextmanager
+def _frozen(parameters):
+    """Leave ``parameters`` out of autograd inside the block (their gradient is unused)."""
+    flags = [p.requires_grad for p in parameters]
+    for p in parameters:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(parameters, flags):
+            p.requires_grad_(flag)
+
+
+def _fit_term(x, x_hat):
+    """``1/2 ||x - x_hat||^2``, averaged over the batch."""
+    return 0.5 * ((x - x_hat) ** 2).sum() / x.shape[0]
 
 
 class ConvSparseCoder(BaseDictionaryModel):
@@ -99,6 +132,13 @@ class ConvSparseCoder(BaseDictionaryModel):
         Mini-batch size for training, ``transform`` and ``inverse_transform``.
     learning_rate : float, default=1e-2
         Adam step size.
+    n_jobs : int, default=None
+        Threads (torch and BLAS) for training, encoding and decoding on the
+        CPU, and for fitting the prior in ``fit``: None means 1 unless a
+        :func:`joblib.parallel_config` context says otherwise, -1 all cores.
+        More threads pay off on idle cores only: each parallel operation
+        waits for its slowest thread, so on cores busy with other work one
+        thread is the fastest.
     device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
         Where to train; the fitted model keeps it (``device_``) for encoding,
         decoding and sampling.
@@ -182,6 +222,7 @@ class ConvSparseCoder(BaseDictionaryModel):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "n_jobs": N_JOBS_CONSTRAINT,
         "device": DEVICE_CONSTRAINT,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -205,6 +246,7 @@ class ConvSparseCoder(BaseDictionaryModel):
         max_iter=5,
         batch_size=64,
         learning_rate=1e-2,
+        n_jobs=None,
         device="auto",
         random_state=None,
         verbose=0,
@@ -222,6 +264,7 @@ class ConvSparseCoder(BaseDictionaryModel):
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -259,13 +302,16 @@ class ConvSparseCoder(BaseDictionaryModel):
         self.loss_curve_ = self._train(X, y, generator, device, optimizers, self.max_iter)
         self.n_iter_ = len(self.loss_curve_)
         self._store_net()
-        self._fit_prior(self._encode(X), y, self._default_prior(), rng)
+        codes = self._encode(X)
+        with threads(self.n_jobs):
+            self._fit_prior(codes, y, self._default_prior(), rng)
         self._check_samples(X)
         return self
 
     def _default_prior(self):
         return CoefficientPrior("gaussian", pca_dim=DEFAULT_PRIOR_DIM)
 
+    @_on_threads
     def _store_net(self):
         """Freeze the trained network for encoding, and store what it learned."""
         self._net.eval()
@@ -389,6 +435,7 @@ class ConvSparseCoder(BaseDictionaryModel):
     def _net_dtype_np(self):
         return numpy_dtype(self._net.layers[0].weight.dtype)
 
+    @_on_threads
     def _new_optimizers(self, X, init_scale):
         """Adam for the encoder, and for the decoder of ``objective="ctrl"``."""
         net = self._net
@@ -401,6 +448,7 @@ class ConvSparseCoder(BaseDictionaryModel):
             dec_opt = torch.optim.Adam(net.decoder_parameters(), lr=self.learning_rate)
         return enc_opt, dec_opt
 
+    @_on_threads
     def _train(self, X, y, generator, device, optimizers, max_iter):
         """``max_iter`` epochs of mini-batch steps on ``X``; the loss of each epoch."""
         net = self._net
@@ -439,32 +487,38 @@ class ConvSparseCoder(BaseDictionaryModel):
     def _ctrl_step(self, net, xb, yb, generator, enc_opt, dec_opt):
         if yb is None:
             xb = torch.cat([xb, augment(xb, generator)])
-            groups = label_groups(np.tile(np.arange(len(xb) // 2), 2), xb.device)
+            groups = label_groups(np.tile(np.arange(len(xb) // 2), 2))
         else:
-            groups = label_groups(yb, xb.device)
+            groups = label_groups(yb)
         # Encoder: maximise the rate-reduction game, keep the layers' lasso fit.
         enc_opt.zero_grad()
-        value, x_hat = ctrl_game(net, xb, groups, self.epsilon)
-        fit = 0.5 * ((xb - x_hat) ** 2).sum() / xb.shape[0]
-        (fit - value).backward()
+        with _frozen(net.decoder_parameters()):
+            value, x_hat = ctrl_game(net, xb, groups, self.epsilon)
+            fit = _fit_term(xb, x_hat)
+            (fit - value).backward()
         enc_opt.step()
         # Decoder: minimise it (close the loop); it also fits the data, since
-        # its scale is the only link between unit-norm codes and pixels.
+        # its scale is the only link between unit-norm codes and pixels. Its
+        # gradient reaches no dictionary, so f(x) needs no graph and the
+        # encoder's convolutions only their input gradients.
         dec_opt.zero_grad()
-        value_d, x_hat_d = ctrl_game(net, xb, groups, self.epsilon)
-        fit_d = 0.5 * ((xb - x_hat_d) ** 2).sum() / xb.shape[0]
-        (value_d + fit_d).backward()
+        with torch.no_grad():
+            z = net.encode(xb)
+        with _frozen(net.encoder_parameters()):
+            value_d, x_hat_d = ctrl_game(net, xb, groups, self.epsilon, z=z)
+            (value_d + _fit_term(xb, x_hat_d)).backward()
         dec_opt.step()
-        self._fit_decoder_scale(net, xb)
+        # The dictionaries are those that encoded z: only the decoder moved.
+        self._fit_decoder_scale(net, xb, z)
         return float(value.detach() - fit.detach())
 
     @staticmethod
     @torch.no_grad()
-    def _fit_decoder_scale(net, xb):
+    def _fit_decoder_scale(net, xb, z):
         # Unit-norm codes carry no brightness: the decoder's global scale has
         # a closed-form least-squares optimum, tracked with a moving average
         # (Adam alone lags far behind while the dictionaries change).
-        x_hat = net.decode(net.encode(xb))
+        x_hat = net.decode(z)
         best = torch.sum(xb * x_hat) / torch.sum(x_hat * x_hat).clamp_min(1e-12)
         if bool(best > 0):
             net.log_scale.add_(0.5 * torch.log(best))
@@ -478,6 +532,7 @@ class ConvSparseCoder(BaseDictionaryModel):
         return f"code_shape_={self.code_shape_}"
 
 
+    @_on_threads
     @torch.no_grad()
     def _encode(self, X):
         out = np.empty((X.shape[0], self._n_codes), dtype=X.dtype)
@@ -486,6 +541,7 @@ class ConvSparseCoder(BaseDictionaryModel):
             out[batch] = as_numpy(z.flatten(1), dtype=X.dtype)
         return out
 
+    @_on_threads
     @torch.no_grad()
     def _decode(self, Z):
         out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)

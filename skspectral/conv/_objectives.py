@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ._rate_reduction import coding_rate, pair_rate_reduction
+from ._rate_reduction import coding_rates
 
 
 def reconstruction_loss(net, x):
@@ -18,18 +18,57 @@ def reconstruction_loss(net, x):
     return fit + sparsity
 
 
-def _group_rate_reduction(Z, groups, eps):
-    # dR(Z) = R(Z) - sum_j n_j/n R(Z_j), with the groups given as index tensors.
+def ctrl_value(Z, Z_hat, groups, eps):
+    """``dR(Z) + dR(Zh) + sum_j dR(Z_j, Zh_j)`` for the partition ``groups`` of the rows.
+
+    Every rate in the sum is that of a block of rows of ``[Z; Zh]``, so all
+    of them come from one Gram matrix (:func:`coding_rates`).
+
+    Parameters
+    ----------
+    Z, Z_hat : Tensor of shape (n, d)
+        Codes of the images and of their reconstructions.
+    groups : list of ndarray of int
+        Rows of each part of the partition (:func:`label_groups`).
+    eps : float
+        Allowed distortion.
+
+    Returns
+    -------
+    value : Tensor (0-d)
+    """
     n = Z.shape[0]
-    within = sum((idx.numel() / n) * coding_rate(Z[idx], eps) for idx in groups)
-    return coding_rate(Z, eps) - within
+    rows = np.arange(n)
+    blocks = ([rows, rows + n] + list(groups) + [idx + n for idx in groups]
+              + [np.concatenate([idx, idx + n]) for idx in groups])
+    rates = coding_rates(torch.cat([Z, Z_hat]), blocks, eps)
+    k = len(groups)
+    rate_z, rate_zh = rates[2 : 2 + k], rates[2 + k : 2 + 2 * k]
+    shares = torch.tensor([len(idx) / n for idx in groups], dtype=Z.dtype, device=Z.device)
+    # dR(Z) + dR(Zh), then the pairs R([Z_j; Zh_j]) - (R(Z_j) + R(Zh_j)) / 2.
+    within = torch.sum(shares * (rate_z + rate_zh))
+    pairs = torch.sum(rates[2 + 2 * k :] - 0.5 * (rate_z + rate_zh))
+    return rates[0] + rates[1] - within + pairs
 
 
-def ctrl_game(net, x, groups, eps):
+def ctrl_game(net, x, groups, eps, z=None):
     """The closed-loop value ``dR(Z) + dR(Zh) + sum_j dR(Z_j, Zh_j)``.
 
     ``Z = f(x)`` and ``Zh = f(g(Z))`` are flattened unit-norm codes. The
     encoder maximises this value and the decoder minimises it.
+
+    Parameters
+    ----------
+    net : CSCNet
+    x : Tensor
+        Images.
+    groups : list of ndarray of int
+        The partition of the batch (:func:`label_groups`).
+    eps : float
+        Allowed distortion.
+    z : Tensor, default=None
+        ``f(x)`` when already computed (the decoder's step, which does not
+        differentiate through it).
 
     Returns
     -------
@@ -37,20 +76,16 @@ def ctrl_game(net, x, groups, eps):
     x_hat : Tensor
         ``g(f(x))``, for the reconstruction term and monitoring.
     """
-    z = net.encode(x)
+    z = net.encode(x) if z is None else z
     x_hat = net.decode(z)
     z_hat = net.encode(x_hat)
-    Z, Zh = z.flatten(1), z_hat.flatten(1)
-    value = _group_rate_reduction(Z, groups, eps) + _group_rate_reduction(Zh, groups, eps)
-    for idx in groups:
-        value = value + pair_rate_reduction(Z[idx], Zh[idx], eps)
-    return value, x_hat
+    return ctrl_value(z.flatten(1), z_hat.flatten(1), groups, eps), x_hat
 
 
-def label_groups(y, device):
-    """Index tensors of each class present in a batch."""
+def label_groups(y):
+    """Row indices of each class present in a batch."""
     y = np.asarray(y)
-    return [torch.as_tensor(np.flatnonzero(y == c), device=device) for c in np.unique(y)]
+    return [np.flatnonzero(y == c) for c in np.unique(y)]
 
 
 def augment(x, generator):

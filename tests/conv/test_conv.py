@@ -7,12 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from sklearn.linear_model import Lasso
 from sklearn.model_selection import GridSearchCV
 
 from skspectral import CoefficientPrior, ConvSparseCoder, conv_sparse_code, make_pipeline
-from skspectral.conv import _csc
+from skspectral._backend import n_threads
+from skspectral.conv import _csc, _estimator
 from skspectral.conv._csc import (
     admm_cbpdn,
     circular_objective,
@@ -21,7 +23,9 @@ from skspectral.conv._csc import (
     fista_cbpdn,
     power_iteration,
 )
+from skspectral.conv._estimator import _fit_term, _frozen
 from skspectral.conv._layers import CSCLayer
+from skspectral.conv._objectives import ctrl_game, label_groups
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -161,17 +165,80 @@ def test_solver_bad_input(X, filters, match):
 
 
 # --------------------------------------------------------------- the layers
+@pytest.mark.parametrize("in_channels", [1, 3])
 @pytest.mark.parametrize("in_size, stride", [((9,), 1), ((10,), 2), ((8, 8), 1), ((9, 7), 2)])
-def test_decoder_is_adjoint_of_encoder_correlation(in_size, stride):
+def test_decoder_is_adjoint_of_encoder_correlation(in_size, stride, in_channels):
     torch.manual_seed(0)
-    layer = CSCLayer(3, 5, 3, stride, in_size, n_unrolled=1, alpha=0.1, positive=False).double()
+    layer = CSCLayer(in_channels, 5, 3, stride, in_size, n_unrolled=1, alpha=0.1,
+                     positive=False).double()
     A = layer.dictionary().detach()
     z = torch.randn((2, 5) + layer.out_size, dtype=torch.float64)
-    x = torch.randn((2, 3) + in_size, dtype=torch.float64)
+    x = torch.randn((2, in_channels) + in_size, dtype=torch.float64)
     lhs = torch.sum(layer.synthesis(z, A) * x)
     rhs = torch.sum(z * layer.analysis(x, A))
     assert float(lhs) == pytest.approx(float(rhs), rel=1e-12)
     assert layer.synthesis(z, A).shape == x.shape
+
+
+@pytest.mark.parametrize("in_size, stride", [((8, 8), 1), ((9, 7), 2)])
+def test_single_channel_kernels_match_torch_convolutions(in_size, stride):
+    # Images of one channel take torch's native CPU kernels instead of oneDNN.
+    torch.manual_seed(0)
+    layer = CSCLayer(1, 4, 3, stride, in_size, n_unrolled=1, alpha=0.1, positive=False).double()
+    A = layer.dictionary().detach().requires_grad_()
+    x = torch.randn((2, 1) + in_size, dtype=torch.float64, requires_grad=True)
+    z = torch.randn((2, 4) + layer.out_size, dtype=torch.float64, requires_grad=True)
+    pad = layer.padding
+    pairs = [
+        (x, layer.analysis(x, A), F.conv2d(x, A, stride=stride, padding=pad)),
+        (z, layer.synthesis(z, A), F.conv_transpose2d(z, A, stride=stride, padding=pad,
+                                                      output_padding=layer.output_padding)),
+    ]
+    for signal, out, expected in pairs:
+        torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+        weights = torch.randn_like(out)
+        grads = torch.autograd.grad(out, (signal, A), weights)
+        grads_expected = torch.autograd.grad(expected, (signal, A), weights)
+        for grad, grad_expected in zip(grads, grads_expected):
+            torch.testing.assert_close(grad, grad_expected, rtol=1e-12, atol=1e-12)
+
+
+def _reference_unrolled_fista(layer, x):
+    # FISTA for the layer's lasso written out: z_k = S(y - step A^T (A y - x)).
+    A = layer.dictionary()
+    step = 1.0 / float(layer.lipschitz)
+    thresh = layer.effective_alpha() * step
+    if layer.positive:
+        def shrink(v):
+            return torch.relu(v - thresh)
+    else:
+        def shrink(v):
+            return torch.sign(v) * torch.relu(v.abs() - thresh)
+    z = shrink(step * layer.analysis(x, A))
+    z_prev, t = z, 1.0
+    for _ in range(layer.n_unrolled):
+        t_next = 0.5 * (1.0 + (1.0 + 4.0 * t * t) ** 0.5)
+        y = z + (t - 1.0) / t_next * (z - z_prev)
+        z_prev, z = z, shrink(y - step * layer.analysis(layer.synthesis(y, A) - x, A))
+        t = t_next
+    return z
+
+
+@pytest.mark.parametrize("in_channels, stride", [(1, 1), (1, 2), (3, 2)])
+@pytest.mark.parametrize("positive", [False, True])
+def test_unrolled_encoder_is_fista(in_channels, stride, positive):
+    torch.manual_seed(0)
+    layer = CSCLayer(in_channels, 5, 3, stride, (9, 9), n_unrolled=3, alpha=0.2,
+                     positive=positive).double().eval()
+    layer.update_lipschitz(50)
+    x = torch.randn(3, in_channels, 9, 9, dtype=torch.float64)
+    z = layer.encode(x)
+    expected = _reference_unrolled_fista(layer, x)
+    torch.testing.assert_close(z, expected, rtol=1e-10, atol=1e-12)
+    weights = torch.randn_like(z)
+    grad, = torch.autograd.grad(z, layer.weight, weights)
+    grad_expected, = torch.autograd.grad(expected, layer.weight, weights)
+    torch.testing.assert_close(grad, grad_expected, rtol=1e-9, atol=1e-10)
 
 
 def test_power_iteration_matches_dense_norm():
@@ -296,6 +363,50 @@ def test_ctrl_objective_trains_and_normalises(digits):
                                    objective="ctrl", max_iter=1, batch_size=25,
                                    device="cpu", random_state=0).fit(X[:50])
     assert np.isfinite(unsupervised.loss_curve_).all()
+
+
+def test_ctrl_decoder_gradient_needs_no_encoder_graph(digits):
+    # The decoder's step encodes x without a graph and freezes the
+    # dictionaries: its gradient is still that of the whole closed loop.
+    X, y = digits
+    model = ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), objective="ctrl",
+                            max_iter=1, device="cpu", random_state=0).fit(X[:64], y[:64])
+    net = model._net.double()
+    net.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        for gain in net.gains:
+            gain.normal_(0.0, 0.3)
+    xb = model._to_signals(X[64:96], torch.device("cpu"))
+    groups = label_groups(y[64:96])
+    value, x_hat = ctrl_game(net, xb, groups, 0.5)
+    expected = torch.autograd.grad(value + _fit_term(xb, x_hat), net.decoder_parameters())
+    with torch.no_grad():
+        z = net.encode(xb)
+    with _frozen(net.encoder_parameters()):
+        value, x_hat = ctrl_game(net, xb, groups, 0.5, z=z)
+        (value + _fit_term(xb, x_hat)).backward()
+    assert all(p.grad is None for p in net.encoder_parameters())
+    assert all(p.requires_grad for p in net.encoder_parameters())
+    for p, grad_expected in zip(net.decoder_parameters(), expected):
+        torch.testing.assert_close(p.grad, grad_expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_jobs", [None, 1, 2])
+def test_n_jobs_sets_the_training_threads(digits, monkeypatch, n_jobs):
+    X, _ = digits
+    seen = []
+    train_epochs = _estimator.train_epochs
+
+    def recording(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return train_epochs(*args, **kwargs)
+
+    monkeypatch.setattr(_estimator, "train_epochs", recording)
+    before = torch.get_num_threads()
+    ConvSparseCoder(n_filters=(4,), strides=(1,), image_shape=(8, 8), max_iter=1,
+                    n_jobs=n_jobs, device="cpu", random_state=0).fit(X[:50])
+    assert seen == [n_threads(n_jobs)]
+    assert torch.get_num_threads() == before
 
 
 def test_pipeline_and_grid_search(digits):

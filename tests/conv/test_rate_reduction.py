@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from skspectral.conv._rate_reduction import coding_rate, pair_rate_reduction, rate_reduction
+from skspectral.conv._objectives import ctrl_value, label_groups
+from skspectral.conv._rate_reduction import (
+    _RowGram,
+    coding_rate,
+    coding_rates,
+    pair_rate_reduction,
+    rate_reduction,
+)
 
 
 def _direct_rate(Z, eps):
@@ -63,3 +70,89 @@ def test_torch_input_is_differentiable_and_agrees():
 def test_bad_groups_raise():
     with pytest.raises(ValueError, match="one label per row"):
         rate_reduction(np.ones((4, 2)), [0, 1])
+
+
+def _random_blocks(rng, n, sizes):
+    return [np.sort(rng.choice(n, size=size, replace=False)) for size in sizes]
+
+
+@pytest.mark.parametrize("shape", [(40, 300), (40, 12), (9, 9)])
+def test_coding_rates_match_one_rate_per_block(shape):
+    # Blocks of every size, overlapping, some taller than d (the d x d path).
+    rng = np.random.RandomState(4)
+    n, d = shape
+    Z = torch.tensor(rng.randn(n, d), requires_grad=True)
+    blocks = [np.arange(n)] + _random_blocks(rng, n, [1, 2, 3, 5, 7, 8, 9, n // 2, n - 1])
+    rates = coding_rates(Z, blocks, 0.5)
+    expected = torch.stack([coding_rate(Z[torch.as_tensor(b)], 0.5) for b in blocks])
+    torch.testing.assert_close(rates, expected, rtol=1e-10, atol=0)
+    grad, = torch.autograd.grad(rates @ torch.arange(1.0, len(blocks) + 1, dtype=Z.dtype), Z)
+    grad_expected, = torch.autograd.grad(
+        expected @ torch.arange(1.0, len(blocks) + 1, dtype=Z.dtype), Z)
+    torch.testing.assert_close(grad, grad_expected, rtol=1e-9, atol=1e-12)
+
+
+def test_coding_rates_in_float32_match_to_1e_6():
+    rng = np.random.RandomState(5)
+    Z = rng.randn(64, 2000)
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+    blocks = [np.arange(64)] + _random_blocks(rng, 64, [3, 6, 12, 20])
+    rates = coding_rates(torch.as_tensor(Z, dtype=torch.float32), blocks, 0.5)
+    expected = [coding_rate(Z[b], 0.5) for b in blocks]
+    np.testing.assert_allclose(rates.numpy(), expected, rtol=1e-6)
+
+
+def test_row_gram_gradient():
+    Z = torch.randn(5, 7, dtype=torch.float64, requires_grad=True)
+    torch.testing.assert_close(_RowGram.apply(Z), Z @ Z.T)
+    assert torch.autograd.gradcheck(_RowGram.apply, (Z,))
+
+
+def _loop_ctrl_value(Z, Z_hat, groups, eps):
+    # dR(Z) + dR(Zh) + sum_j dR(Z_j, Zh_j), one Gram matrix and logdet per term.
+    n = Z.shape[0]
+
+    def reduction(W):
+        return coding_rate(W, eps) - sum(len(idx) / n * coding_rate(W[idx], eps)
+                                         for idx in groups)
+
+    value = reduction(Z) + reduction(Z_hat)
+    for idx in groups:
+        value = value + pair_rate_reduction(Z[idx], Z_hat[idx], eps)
+    return value
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+def test_ctrl_value_matches_sum_of_single_rates(dtype, rtol):
+    rng = np.random.RandomState(6)
+    n, d = 48, 500
+    labels = rng.randint(0, 5, size=n)
+    labels[:5] = np.arange(5)
+    groups = label_groups(labels)
+    Z = torch.nn.functional.normalize(torch.as_tensor(rng.randn(n, d), dtype=dtype), dim=1)
+    Z_hat = torch.nn.functional.normalize(Z + 0.3 * torch.as_tensor(rng.randn(n, d), dtype=dtype),
+                                          dim=1)
+    Z.requires_grad_(True)
+    Z_hat.requires_grad_(True)
+    value = ctrl_value(Z, Z_hat, groups, 0.5)
+    expected = _loop_ctrl_value(Z, Z_hat, [torch.as_tensor(g) for g in groups], 0.5)
+    torch.testing.assert_close(value, expected, rtol=rtol, atol=0)
+    grads = torch.autograd.grad(value, (Z, Z_hat))
+    grads_expected = torch.autograd.grad(expected, (Z, Z_hat))
+    for grad, grad_expected in zip(grads, grads_expected):
+        torch.testing.assert_close(grad, grad_expected, rtol=100 * rtol, atol=100 * rtol)
+
+
+def test_rate_reduction_gradient_matches_loop():
+    rng = np.random.RandomState(7)
+    Z = torch.tensor(rng.randn(20, 6), requires_grad=True)
+    groups = rng.randint(0, 3, size=20)
+    value = rate_reduction(Z, groups, 0.5)
+    expected = coding_rate(Z, 0.5) - sum(
+        (groups == g).mean() * coding_rate(Z[torch.as_tensor(np.flatnonzero(groups == g))], 0.5)
+        for g in range(3)
+    )
+    torch.testing.assert_close(value, expected, rtol=1e-12, atol=0)
+    grad, = torch.autograd.grad(value, Z)
+    grad_expected, = torch.autograd.grad(expected, Z)
+    torch.testing.assert_close(grad, grad_expected)

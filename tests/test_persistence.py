@@ -29,7 +29,7 @@ from skspectral import (
 from skspectral.exceptions import InconsistentVersionWarning
 from skspectral.io import dump, get_trusted_types, load
 
-PRIOR_KINDS = ("gaussian", "diagonal", "gmm", "kde", "sparse_support")
+PRIOR_KINDS = ("gaussian", "diagonal", "gmm", "kde", "sparse_support", "flow")
 
 
 @pytest.fixture(scope="module")

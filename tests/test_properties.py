@@ -337,6 +337,9 @@ TINY = {
     "CoefficientPrior-sparse_support": lambda: CoefficientPrior(
         "sparse_support", burn_in=1, n_gibbs_sweeps=1, em_max_iter=1, random_state=0
     ),
+    "CoefficientPrior-flow": lambda: CoefficientPrior(
+        "flow", n_transforms=1, hidden_features=(4,), max_iter=2, device="cpu", random_state=0
+    ),
     "SpectrumRefiner": lambda: SpectrumRefiner(image_shape=(4, 4), device="cpu"),
     "SpectrumRefiner-stig": lambda: SpectrumRefiner(
         "stig", image_shape=(4, 4), max_iter=1, n_filters=1, batch_size=4, device="cpu",
@@ -513,8 +516,8 @@ PARAMS = {
         "verbose": st.sampled_from([0, -1, "a", None, 2.5]),
     },
     "CoefficientPrior": {
-        "kind": st.sampled_from(["gaussian", "diagonal", "gmm", "kde", "sparse_support", "a",
-                                 None, 1, "GMM"]),
+        "kind": st.sampled_from(["gaussian", "diagonal", "gmm", "kde", "sparse_support", "flow",
+                                 "a", None, 1, "GMM"]),
         "n_components": param_values(3, 11, 12, 13, 50, huge=True),
         "covariance_type": st.sampled_from(["full", "tied", "diag", "spherical", "a", None]),
         "shrinkage": param_values("ledoit_wolf", "oas", 0.0, 0.5, 1.0, 1.5, "a"),
@@ -525,6 +528,18 @@ PARAMS = {
         "burn_in": param_values(0, 1),
         "em_max_iter": param_values(1),
         "smoothing": param_values(1.0, 1e-9),
+        "flow_type": st.sampled_from(["maf", "nsf", "a", None, 1, "MAF"]),
+        "n_transforms": param_values(1),
+        "hidden_features": st.sampled_from([(4,), (2, 2), [3], (), (0,), (-1,), (2.5,), ("a",),
+                                            (True,), 4, None, "a"]),
+        "max_iter": param_values(1),
+        "batch_size": param_values(1, 3, huge=True),
+        "learning_rate": param_values(1e3, huge=True),
+        "weight_decay": param_values(0.0, huge=True),
+        "validation_fraction": param_values(0.5, 0.999, 1.0),
+        "n_iter_no_change": param_values(1, huge=True),
+        "device": st.sampled_from(_DEVICES),
+        "verbose": st.sampled_from([0, -1, "a", None, 2.5]),
         "random_state": param_values(0, 2**32, -5),
     },
     "SpectrumRefiner": {
@@ -546,7 +561,8 @@ PARAMS = {
     },
 }
 # max_iter, burn_in, em_max_iter, n_gibbs_sweeps, modulation_width, n_unrolled,
-# n_filters and kernel_size never get HUGE values: their cost grows with
+# n_filters, kernel_size, n_transforms and hidden_features never get HUGE
+# values: their cost grows with
 # them (a model with max_iter=10**12 legitimately runs forever), which no API
 # can validate away.
 
@@ -634,7 +650,7 @@ def check_fit_y(data):
 def _methods(name):
     if name.startswith("CoefficientPrior"):
         methods = ["score_samples", "score", "sample"]
-        if not name.endswith(("kde", "sparse_support")):
+        if not name.endswith(("kde", "sparse_support", "flow")):
             methods.append("get_mixture")
         return methods
     if name == "GenerativePipeline":

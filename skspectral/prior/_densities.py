@@ -28,6 +28,7 @@ from sklearn.neighbors import KernelDensity
 
 from .._backend import safe_cholesky
 from . import _support
+from ._flow import FlowDensity
 
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -418,6 +419,7 @@ DENSITIES = {
     "gmm": MixtureDensity,
     "kde": KernelDensityEstimate,
     "sparse_support": SparseSupportDensity,
+    "flow": FlowDensity,
 }
 
 

@@ -178,5 +178,6 @@ class SampleSuite:
 
         s = model._sampler
         _support.draw_supports(s["log_unary"], s["log_pair"], model.components_.shape[0],
-                               model.n_nonzero_coefs_, 1000, model.burn_in,
+                               model.n_nonzero_coefs_, 1000,
+                               _support.burn_in_sweeps(model.burn_in, "sequential"),
                                model.n_gibbs_sweeps, np.random.RandomState(0))

@@ -353,7 +353,8 @@ class SparseSupportDensity:
 
     def __init__(self, prior):
         self.smoothing = prior.smoothing
-        self.burn_in = prior.burn_in
+        self.chain_start = prior.chain_start
+        self.burn_in = _support.burn_in_sweeps(prior.burn_in, prior.chain_start)
         self.n_gibbs_sweeps = prior.n_gibbs_sweeps
         self.em_max_iter = prior.em_max_iter
 
@@ -401,6 +402,8 @@ class SparseSupportDensity:
         return _support.sample_codes(
             self.sampler, self.n_atoms, self.n_nonzero_coefs, n, self.burn_in,
             self.n_gibbs_sweeps, self.em_max_iter, rng,
+            # Samplers saved before chain starts were a choice ran sequential chains.
+            chain_start=getattr(self, "chain_start", "sequential"),
         )
 
     def sample(self, n, rng):

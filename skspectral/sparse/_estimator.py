@@ -77,10 +77,18 @@ class SparseSupportMRF(BaseDictionaryModel):
         (on MNIST, 6 passes over 5 chunks of 2,000 images reach K-SVD's
         held-out error within 1% with 0.5, but stay 7% above it with 1).
         1 keeps the plain sums over the whole stream.
+    chain_start : {"data", "sequential"}, default="data"
+        Where the Gibbs chains over supports start: ``"data"``, every
+        sample is its own short chain from a training support drawn at
+        random (of the class asked for, with ``y``); ``"sequential"``, a
+        few long chains from sequential draws as in the paper. See the
+        user guide for why the default differs from the paper.
     n_gibbs_sweeps : int, default=5
-        Gibbs sweeps between two draws kept from the same chain (thinning).
-    burn_in : int, default=30
-        Sweeps discarded at the start of every chain.
+        Gibbs sweeps between two draws kept from the same chain (thinning;
+        ``chain_start="sequential"`` only).
+    burn_in : int or "auto", default="auto"
+        Sweeps every chain runs before its first draw: ``"auto"`` is 2 for
+        ``chain_start="data"`` and 30 for ``"sequential"``.
     em_max_iter : int, default=10
         Maximum EM iterations per drawn support.
     smoothing : float in (0, 1], default=0.05
@@ -181,8 +189,9 @@ class SparseSupportMRF(BaseDictionaryModel):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "dictionary_update": [StrOptions({"auto", "ksvd", "bcd"})],
         "forget_factor": [Interval(Real, 0, 1, closed="both")],
+        "chain_start": [StrOptions({"data", "sequential"})],
         "n_gibbs_sweeps": [Interval(Integral, 1, None, closed="left")],
-        "burn_in": [Interval(Integral, 0, None, closed="left")],
+        "burn_in": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "em_max_iter": [Interval(Integral, 1, None, closed="left")],
         "smoothing": [Interval(Real, 0, 1, closed="right")],
         "clip": ["boolean"],
@@ -197,7 +206,8 @@ class SparseSupportMRF(BaseDictionaryModel):
     _accept_sparse_codes = True
 
     def __init__(self, n_atoms=256, *, n_nonzero_coefs=10, dictionary=None, max_iter=30,
-                 dictionary_update="auto", forget_factor=0.5, n_gibbs_sweeps=5, burn_in=30,
+                 dictionary_update="auto", forget_factor=0.5, chain_start="data", n_gibbs_sweeps=5,
+                 burn_in="auto",
                  em_max_iter=10, smoothing=0.05, clip=True,
                  sparse_output=False, n_jobs=None, device="auto", random_state=None,
                  verbose=0):
@@ -207,6 +217,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         self.max_iter = max_iter
         self.dictionary_update = dictionary_update
         self.forget_factor = forget_factor
+        self.chain_start = chain_start
         self.n_gibbs_sweeps = n_gibbs_sweeps
         self.burn_in = burn_in
         self.em_max_iter = em_max_iter
@@ -285,7 +296,8 @@ class SparseSupportMRF(BaseDictionaryModel):
 
     def _default_prior(self):
         return CoefficientPrior(
-            "sparse_support", n_gibbs_sweeps=self.n_gibbs_sweeps, burn_in=self.burn_in,
+            "sparse_support", chain_start=self.chain_start,
+            n_gibbs_sweeps=self.n_gibbs_sweeps, burn_in=self.burn_in,
             em_max_iter=self.em_max_iter, smoothing=self.smoothing,
         )
 

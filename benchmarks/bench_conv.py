@@ -17,8 +17,10 @@ import torch
 
 from skspectral import ConvSparseCoder, conv_sparse_code
 from skspectral.conv._csc import admm_cbpdn, circular_objective, fista_cbpdn
+from skspectral.conv._objectives import ctrl_value, label_groups
+from skspectral.conv._rate_reduction import coding_rate
 
-from ._data import cifar10
+from ._data import SHARED_DATA, cifar10
 
 ALPHA = 0.05
 
@@ -174,3 +176,98 @@ class ConvSparseCoderSuite:
     def time_fit_one_epoch(self, X):
         ConvSparseCoder(image_shape=(32, 32, 3), max_iter=1, device="cpu",
                         random_state=0).fit(X)
+
+
+def labelled_digits(n_samples):
+    """The first MNIST images and labels, or labelled 28x28 blobs when MNIST is absent."""
+    from skspectral.datasets import fetch_mnist
+
+    try:
+        bunch = fetch_mnist(data_home=SHARED_DATA, subset="train", n_samples=n_samples,
+                            download_if_missing=False)
+        return bunch.data, bunch.target
+    except OSError:
+        # Each class a blurred stroke at its own place: the timings need the
+        # sizes, not the digits.
+        rng = np.random.RandomState(0)
+        y = rng.randint(0, 10, size=n_samples)
+        rows, cols = np.mgrid[:28, :28]
+        centres = 6 + 16 * rng.rand(10, 2)
+        X = np.exp(-((rows - centres[y, 0, None, None]) ** 2
+                     + (cols - centres[y, 1, None, None]) ** 2) / 18.0)
+        X += 0.05 * rng.rand(n_samples, 28, 28)
+        return X.reshape(n_samples, -1).astype(np.float32), y
+
+
+def reference_ctrl_value(Z, Z_hat, groups, eps):
+    """The CTRL value with one Gram matrix and logdet per term (the peer of ``ctrl_value``)."""
+    n = Z.shape[0]
+
+    def reduction(W):
+        return coding_rate(W, eps) - sum(len(idx) / n * coding_rate(W[idx], eps)
+                                         for idx in groups)
+
+    value = reduction(Z) + reduction(Z_hat)
+    for idx in groups:
+        pair = coding_rate(torch.cat([Z[idx], Z_hat[idx]]), eps)
+        value = value + pair - 0.5 * (coding_rate(Z[idx], eps) + coding_rate(Z_hat[idx], eps))
+    return value
+
+
+class CTRLSuite:
+    """``ConvSparseCoder(objective="ctrl")`` with the default network on 28x28 digits.
+
+    ``time_fit_one_epoch``: one epoch on 2,000 MNIST images (32 batches,
+    each an encoder and a decoder step), then encoding them and fitting the
+    class-conditional prior, on one thread (``n_jobs=None``);
+    ``time_fit_one_epoch_all_cores`` the same with ``n_jobs=-1``.
+    ``time_ctrl_value``: the closed-loop value of one batch (64 codes and
+    their reconstructions' codes, 64 x 14 x 14 = 12,544 features, the labels
+    of 64 digits) and its gradient, all rates from one Gram matrix as
+    training computes them; ``time_ctrl_value_reference`` the peer, one Gram
+    matrix and logdet per rate (52 of them).
+    """
+
+    timeout = 600
+    number = 1
+    repeat = 2
+    rounds = 1
+    warmup_time = 0
+
+    def setup_cache(self):
+        X, y = labelled_digits(2_000)
+        rng = np.random.RandomState(0)
+        codes = rng.standard_normal((2, 64, 64 * 14 * 14)).astype(np.float32)
+        codes /= np.linalg.norm(codes, axis=2, keepdims=True)
+        return {"X": X, "y": y, "codes": codes}
+
+    def _fit(self, cache, n_jobs):
+        ConvSparseCoder(image_shape=(28, 28), objective="ctrl", max_iter=1, n_jobs=n_jobs,
+                        device="cpu", random_state=0).fit(cache["X"], cache["y"])
+
+    def time_fit_one_epoch(self, cache):
+        self._fit(cache, None)
+
+    def time_fit_one_epoch_all_cores(self, cache):
+        self._fit(cache, -1)
+
+    def _value_and_gradient(self, cache, value_of):
+        Z, Z_hat = (torch.tensor(c, requires_grad=True) for c in cache["codes"])
+        groups = label_groups(cache["y"][:64])
+        if value_of is reference_ctrl_value:
+            groups = [torch.as_tensor(g) for g in groups]
+        value_of(Z, Z_hat, groups, 0.5).backward()
+
+    def time_ctrl_value(self, cache):
+        self._value_and_gradient(cache, ctrl_value)
+
+    def time_ctrl_value_reference(self, cache):
+        self._value_and_gradient(cache, reference_ctrl_value)
+
+    def track_ctrl_value_relative_difference(self, cache):
+        Z, Z_hat = (torch.as_tensor(c, dtype=torch.float64) for c in cache["codes"])
+        groups = label_groups(cache["y"][:64])
+        fast = float(ctrl_value(Z, Z_hat, groups, 0.5))
+        reference = float(reference_ctrl_value(Z, Z_hat, [torch.as_tensor(g) for g in groups],
+                                               0.5))
+        return abs(fast - reference) / abs(reference)

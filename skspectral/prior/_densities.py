@@ -205,7 +205,18 @@ class MixtureDensity:
             covariance_type=self.covariance_type,
             reg_covar=self.reg_covar,
             random_state=self.random_state,
-        ).fit(X)
+        )
+        try:
+            self.estimator.fit(X)
+        except ValueError as exc:
+            if "ill-defined empirical covariance" not in str(exc):
+                raise
+            raise FloatingPointError(
+                f"CoefficientPrior(kind='gmm') diverged: EM left a component with an "
+                f"ill-defined covariance (the codes reach {np.abs(X).max():.3g}). Scale the "
+                f"input X to [0, 1], raise reg_covar (now {self.reg_covar}) or lower "
+                f"n_components (now {n_components})."
+            ) from exc
         self.stats = self._statistics_of_parameters(X.shape[0])
         self.chols = [safe_cholesky(c) for c in self.mixture()[2]]
         return self

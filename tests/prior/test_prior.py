@@ -309,3 +309,11 @@ def test_fit_on_a_dask_array_equals_fit_in_memory():
     draws = CoefficientPrior(random_state=0).fit(X).sample(100, chunks=30, random_state=0)
     assert isinstance(draws, da.Array) and draws.chunks[0] == (30, 30, 30, 10)
     np.testing.assert_array_equal(draws.compute(), draws.compute())
+
+
+def test_gmm_breakdown_names_the_remedies():
+    # Codes of wildly different scales: EM cannot keep every covariance valid.
+    X = np.random.RandomState(0).rand(11, 4)
+    X[::3, 1] = 1e30
+    with pytest.raises(FloatingPointError, match="diverged.*reg_covar.*n_components"):
+        CoefficientPrior("gmm", n_components=3, reg_covar=0.0, random_state=0).fit(X)

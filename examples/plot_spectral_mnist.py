@@ -38,7 +38,8 @@ X_train, X_test = train.data, test.data
 # Fit
 # ---
 # Default training settings; 64 atoms and a 10-component Gaussian-mixture
-# prior over the mixing weights (the paper uses one Gaussian, the default).
+# prior over the mixing weights (the paper uses one Gaussian; the default is
+# a 20-component mixture).
 model = SpectralDictionary(
     n_atoms=64,
     image_shape=(28, 28),

@@ -24,7 +24,8 @@ def _spectral_model(image_shape, device, random_state):
     from .spectral import SpectralDictionary
 
     n_features = math.prod(image_shape)
-    # Its own prior: one Gaussian over the codes, per class when labels are given.
+    # Its own default prior: a Gaussian mixture over the codes, per class when
+    # labels are given.
     return make_pipeline(
         SpectralDictionary(
             n_atoms=min(32, n_features),

@@ -608,3 +608,41 @@ class CoefficientPrior(
         tags = super().__sklearn_tags__()
         tags.transformer_tags = None
         return tags
+
+
+#: A default mixture keeps at least this many codes per component of the
+#: smallest class, and at least as many as the codes have dimensions (a
+#: full covariance needs them): fewer, and EM fits components to a handful
+#: of codes, whose samples are then near-copies of training images.
+CODES_PER_COMPONENT = 5
+
+
+def mixture_prior(y, codes_shape, *, n_components, pca_dim=None):
+    """The Gaussian-mixture prior a model uses by default, sized to its training codes.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_codes,) or None
+        Class labels the prior is fitted with (each class gets its mixture).
+    codes_shape : tuple of (int, int) or None
+        Shape of the training codes; None (a stream of unknown size) keeps
+        ``n_components``.
+    n_components : int
+        Components per mixture when the data allow it.
+    pca_dim : int or None, default=None
+        Passed to :class:`CoefficientPrior`.
+
+    Returns
+    -------
+    prior : CoefficientPrior
+        ``kind="gmm"`` with at most one component per
+        ``max(CODES_PER_COMPONENT, dimension)`` codes of the smallest class,
+        ``dimension`` that of the codes the mixture models.
+    """
+    if codes_shape is not None:
+        n_codes, width = codes_shape
+        smallest = n_codes if y is None else int(np.unique(y, return_counts=True)[1].min())
+        dimension = width if pca_dim is None else min(width, pca_dim)
+        per_component = max(CODES_PER_COMPONENT, dimension)
+        n_components = max(1, min(n_components, smallest // per_component))
+    return CoefficientPrior("gmm", n_components=n_components, pca_dim=pca_dim)

@@ -336,11 +336,15 @@ def test_frequency_gain(fitted, digits):
 def test_sample_follows_the_prior(fitted):
     # The fast path folds the prior's Cholesky factor into the synthesis; its
     # draws must have the model's mean and covariance S^T Sigma S.
+    # draws must have the model's mean and covariance S^T Sigma S, Sigma that
+    # of the whole mixture.
     X = fitted.sample(40_000, random_state=0).astype(np.float64)
-    _, means, covs = fitted.prior_.get_mixture()
+    weights, means, covs = fitted.prior_.get_mixture()
+    mean = weights @ means
+    second = np.einsum("k,kij->ij", weights, covs + np.einsum("ki,kj->kij", means, means))
     S = fitted.components_.astype(np.float64)
-    assert_allclose(X.mean(axis=0), fitted.mean_ + means[0] @ S, atol=0.02)
-    assert_allclose(np.cov(X.T), S.T @ covs[0] @ S, atol=0.02)
+    assert_allclose(X.mean(axis=0), fitted.mean_ + mean @ S, atol=0.02)
+    assert_allclose(np.cov(X.T), S.T @ (second - np.outer(mean, mean)) @ S, atol=0.02)
 
 
 def test_sample_with_kde_prior_goes_through_prior_sample(digits):
@@ -563,3 +567,15 @@ def test_plots_draw_atoms_frequencies_and_codes():
     with pytest.raises(ValueError, match="atoms must be indices"):
         plot_atoms(model, atoms=[9])
     plt.close("all")
+
+
+def test_default_prior_is_a_mixture_sized_to_the_codes(digits):
+    # Up to 20 components, each with at least as many codes as the codes
+    # have dimensions (a full covariance needs them); with labels, per class.
+    y = load_digits().target[: len(digits)]
+    model = SpectralDictionary(n_atoms=16, max_iter=2, random_state=0)
+    assert model.fit(np.tile(digits, (2, 1))).prior_.n_components == 20
+    assert model.prior_.kind == "gmm"
+    assert model.fit(digits).prior_.n_components == len(digits) // 16
+    assert model.fit(digits, y).prior_.n_components == np.bincount(y).min() // 16
+    assert model.fit(digits[:20]).prior_.n_components == 1

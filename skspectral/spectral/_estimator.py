@@ -93,11 +93,11 @@ class SpectralDictionary(BaseDictionaryModel):
         Density over codes, cloned and fitted on the training codes as
         ``prior_``; with ``y`` it is fitted class-conditionally. None uses
         ``CoefficientPrior("gmm", n_components=20)``, a 20-component
-        Gaussian mixture (at most one component per 5 codes of the smallest
-        class). On MNIST (64 atoms) it draws digits a classifier recognises
-        with probability >= 0.9 in 81 % of samples, against 55 % for one
-        Gaussian, and with labels 96 % of samples are recognised as the
-        class asked for, against 92 %. ``score`` needs a prior with
+        Gaussian mixture (fewer when the smallest class has fewer than 20
+        codes per dimension of the codes). On MNIST (64 atoms) it draws
+        digits a classifier recognises with probability >= 0.9 in 81 % of
+        samples, against 55 % for one Gaussian, and with labels 97 % of
+        samples are recognised as the class asked for, against 92 %. ``score`` needs a prior with
         ``get_mixture`` (``"gaussian"``, ``"diagonal"``, ``"gmm"``).
     max_iter : int, default=10
         Maximum number of epochs (passes over the data).

@@ -579,3 +579,24 @@ def test_default_prior_is_a_mixture_sized_to_the_codes(digits):
     assert model.fit(digits).prior_.n_components == len(digits) // 16
     assert model.fit(digits, y).prior_.n_components == np.bincount(y).min() // 16
     assert model.fit(digits[:20]).prior_.n_components == 1
+
+
+def test_colour_images_are_read_one_channel_after_another():
+    # With a channel axis the atoms are waveforms over the channel-planar
+    # signal: the same model as one fitted on the planar images themselves,
+    # with components_ (and so every output) in the layout of X.
+    rng = np.random.RandomState(0)
+    X = rng.rand(60, 4 * 5 * 3).astype(np.float32)
+    planar = np.arange(60).reshape(4, 5, 3).transpose(2, 0, 1).ravel()
+    params = dict(n_atoms=6, max_iter=2, random_state=0, device="cpu")
+    rgb = SpectralDictionary(image_shape=(4, 5, 3), **params).fit(X)
+    flat = SpectralDictionary(**params).fit(X[:, planar])
+    assert_allclose(rgb.components_[:, planar], flat.components_, rtol=1e-3, atol=1e-3)
+    assert_allclose(rgb.frequencies_, flat.frequencies_, rtol=1e-4)
+    assert_allclose(rgb.transform(X), flat.transform(X[:, planar]), rtol=1e-3, atol=1e-4)
+    assert_allclose(rgb.sample(3, random_state=0)[:, planar], flat.sample(3, random_state=0),
+                    rtol=1e-3, atol=1e-4)
+    # One channel, or no channel axis: the raster as given.
+    grey = SpectralDictionary(image_shape=(4, 5, 1), **params).fit(X[:, :20])
+    assert_allclose(grey.components_,
+                    SpectralDictionary(**params).fit(X[:, :20]).components_)

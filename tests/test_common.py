@@ -2,11 +2,18 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skspectral import CoefficientPrior
 from skspectral.utils import all_estimators
 
 
 def _instances():
-    return [cls() for _, cls in all_estimators()]
+    # Every estimator's defaults, and the priors whose code paths differ
+    # from the default Gaussian (the flow trains a torch model; small here).
+    variants = [
+        CoefficientPrior("gmm", n_components=2),
+        CoefficientPrior("flow", max_iter=3, hidden_features=(8,), batch_size=32),
+    ]
+    return [cls() for _, cls in all_estimators()] + variants
 
 
 @parametrize_with_checks(_instances())

@@ -33,7 +33,13 @@ from .._backend import (
     torch_generator,
 )
 from .._backend._dask import is_dask_array
-from ..base import BaseDictionaryModel, check_loss_growth, epoch_means, train_epochs
+from ..base import (
+    BaseDictionaryModel,
+    check_labels,
+    check_loss_growth,
+    epoch_means,
+    train_epochs,
+)
 from ..prior._estimator import mixture_prior
 from ..utils import check_image_shape
 from ._atoms import (
@@ -304,6 +310,8 @@ class SpectralDictionary(BaseDictionaryModel):
         if is_dask_array(X):
             return self._fit_dask(X, y)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+        if y is not None:
+            y = check_labels(y, X.shape[0])[0]
         if self.image_shape is not None:
             check_image_shape(self.image_shape, X.shape[1])
         device = self._resolve_fit_device()

@@ -143,7 +143,7 @@ def test_loaded_spectral_modulation_is_frozen_and_evaluates(digits):
     loaded = _skops_round_trip(model)
     assert not loaded.modulation_.training
     assert not any(p.requires_grad for p in loaded.modulation_.parameters())
-    positions = torch.linspace(0, 1, 8)
+    positions = model._signal_positions()
     np.testing.assert_array_equal(loaded.modulation_(positions).numpy(),
                                   model.modulation_(positions).numpy())
 

@@ -117,7 +117,7 @@ def plot_learned_frequencies(model, *, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     t = model.n_features_in_
-    pos = torch.arange(t, dtype=torch.float32) / t
+    pos = model._signal_positions()
     with torch.no_grad():
         d_freq = model.modulation_(pos)[:, 1].numpy()
     inst = np.logaddexp(0.0, model.base_frequencies_[None] + d_freq) / t

@@ -15,18 +15,28 @@ class Modulation(torch.nn.Module):
     The position enters through fixed Fourier features (geometric
     frequencies from one cycle per signal to Nyquist) so that a small network
     can express drifts at every scale, not only the slow ones a plain MLP of
-    ``t`` is biased towards. Its layers are drawn by
+    ``t`` is biased towards. For images, the pixel's row and column (and
+    channel) enter the same way: a phase drift linear in them turns a
+    sinusoid of the raster into a 2-D plane wave, which a drift of ``t``
+    alone can only approximate row by row. Its layers are drawn by
     :func:`~skspectral._backend.init_parameters` from the fit's generator.
     """
 
-    def __init__(self, n_atoms, width, length, n_encoding=16):
+    def __init__(self, n_atoms, width, length, n_encoding=16, image_shape=None):
         super().__init__()
-        top = max(1.0, length / 2.0)
-        freqs = np.geomspace(1.0, top, n_encoding) if top > 1 else np.ones(n_encoding)
+        axes = [(np.arange(length) / length, length)]
+        if image_shape is not None:
+            grid = np.unravel_index(np.arange(length), tuple(image_shape))
+            axes += [(index / size, size) for index, size in zip(grid, image_shape) if size > 1]
+        coords = np.stack([values for values, _ in axes], axis=1)
+        freqs = np.stack([_encoding_frequencies(size, n_encoding) for _, size in axes])
+        # Fixed inputs: saved with the weights, rebuilt identically on load.
+        self.register_buffer("coords", torch.tensor(coords, dtype=torch.float32))
         self.register_buffer("enc_freqs", torch.tensor(freqs, dtype=torch.float32))
         self.n_atoms = n_atoms
+        n_inputs = coords.shape[1] * (2 * n_encoding + 1)
         self.net = torch.nn.Sequential(
-            Linear(2 * n_encoding + 1, width),
+            Linear(n_inputs, width),
             torch.nn.SiLU(),
             Linear(width, width),
             torch.nn.SiLU(),
@@ -41,8 +51,20 @@ class Modulation(torch.nn.Module):
         return self
 
     def forward(self, positions):
-        angle = 2.0 * math.pi * positions[:, None] * self.enc_freqs
-        feats = torch.cat([positions[:, None], torch.sin(angle), torch.cos(angle)], dim=1)
+        """Drifts at every feature, shape ``(T, 3, K)``.
+
+        ``positions`` (the features' places in the signal) replace the
+        first coordinate; the image coordinates are fixed.
+        """
+        if positions.shape != self.coords.shape[:1]:
+            raise ValueError(
+                f"positions must hold the place in the signal of each of the "
+                f"{self.coords.shape[0]} features; got shape {tuple(positions.shape)}."
+            )
+        coords = torch.cat([positions[:, None], self.coords[:, 1:]], dim=1)
+        angle = 2.0 * math.pi * coords[:, :, None] * self.enc_freqs
+        feats = torch.cat([coords, torch.sin(angle).flatten(1), torch.cos(angle).flatten(1)],
+                          dim=1)
         return self.net(feats).view(-1, 3, self.n_atoms)
 
     def permute_atoms(self, order):
@@ -54,6 +76,12 @@ class Modulation(torch.nn.Module):
             b = last.bias.view(3, self.n_atoms)[:, idx].reshape(-1)
             last.weight.copy_(w)
             last.bias.copy_(b)
+
+
+def _encoding_frequencies(size, n_encoding):
+    """Geometric frequencies from one cycle over ``size`` samples to Nyquist."""
+    top = max(1.0, size / 2.0)
+    return np.geomspace(1.0, top, n_encoding) if top > 1 else np.ones(n_encoding)
 
 
 def atom_waveforms(amplitudes, frequencies, phases, modulation, positions):

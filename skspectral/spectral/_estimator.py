@@ -153,8 +153,10 @@ class SpectralDictionary(BaseDictionaryModel):
     phases_ : ndarray of shape (n_atoms,)
         Base phases ``phi_i`` in radians, wrapped to ``[0, 2 pi)``.
     modulation_ : torch.nn.Module
-        The trained modulation network (on the CPU); ``modulation_(t / T)``
-        returns ``(T, 3, n_atoms_)`` drifts.
+        The trained modulation network (on the CPU): given the place
+        ``t / T`` in the signal of every feature, it returns their
+        ``(T, 3, n_atoms_)`` drifts. With ``image_shape`` it also reads each
+        pixel's row, column and channel.
     base_frequencies_ : ndarray of shape (n_atoms,)
         The pre-softplus base frequencies ``f_i``: the instantaneous
         frequency of atom ``i`` is ``softplus(f_i + df_i(t)) / T``.
@@ -532,7 +534,8 @@ class SpectralDictionary(BaseDictionaryModel):
             name: torch.nn.Parameter(torch.tensor(v, dtype=torch.float32, device=device))
             for name, v in params.items()
         }
-        modulation = Modulation(k, self.modulation_width, n_features)
+        modulation = Modulation(k, self.modulation_width, n_features,
+                                image_shape=self._grid_shape())
         init_parameters(modulation, generator).start_as_pure_sinusoids()
         return params, modulation.to(device)
 
@@ -548,7 +551,7 @@ class SpectralDictionary(BaseDictionaryModel):
             "optimizer": torch.optim.Adam(
                 list(params.values()) + list(modulation.parameters()), lr=learning_rate
             ),
-            "positions": signal_positions(self._signal_order(), n_features).to(device),
+            "positions": self._signal_positions().to(device),
             "order": self._signal_order(),
             "n_fft": n_fft,
             "hop": min(self.hop_length, n_fft),
@@ -599,13 +602,23 @@ class SpectralDictionary(BaseDictionaryModel):
             learning_rate=self.learning_rate,
         )
 
+    def _grid_shape(self):
+        # Pixel coordinates feed the modulation network only when the
+        # features are an image's.
+        return None if self.image_shape is None else tuple(self.image_shape)
+
     def _signal_order(self):
         return signal_order(self.image_shape, self.n_features_in_)
+
+    def _signal_positions(self):
+        """Place ``t / T`` in the signal of every feature (the modulation's input)."""
+        return signal_positions(self._signal_order(), self.n_features_in_)
 
     def _new_module(self, name):
         # Loading a saved model: modulation_'s architecture follows from the
         # parameters and the fitted sizes; its weights come from the file.
-        return Modulation(self.n_atoms_, self.modulation_width, self.n_features_in_)
+        return Modulation(self.n_atoms_, self.modulation_width, self.n_features_in_,
+                          image_shape=self._grid_shape())
 
     def _store_atoms(self, params, modulation, dtype):
         n_features = self.n_features_in_
@@ -618,7 +631,7 @@ class SpectralDictionary(BaseDictionaryModel):
             p.requires_grad_(False)
         base = {name: p.detach().cpu()[order] for name, p in params.items()}
         with torch.no_grad():
-            positions = signal_positions(self._signal_order(), n_features)
+            positions = self._signal_positions()
             atoms = atom_waveforms(
                 base["amplitudes"], base["frequencies"], base["phases"],
                 modulation(positions), positions,

@@ -583,20 +583,37 @@ def test_default_prior_is_a_mixture_sized_to_the_codes(digits):
 
 def test_colour_images_are_read_one_channel_after_another():
     # With a channel axis the atoms are waveforms over the channel-planar
-    # signal: the same model as one fitted on the planar images themselves,
-    # with components_ (and so every output) in the layout of X.
-    rng = np.random.RandomState(0)
-    X = rng.rand(60, 4 * 5 * 3).astype(np.float32)
+    # signal, stored in the layout of X: components_ are the atoms evaluated
+    # at each feature's place in the planar signal, not in the raster.
+    X = np.random.RandomState(0).rand(60, 4 * 5 * 3).astype(np.float32)
+    model = SpectralDictionary(n_atoms=6, max_iter=2, image_shape=(4, 5, 3), random_state=0,
+                               device="cpu").fit(X)
     planar = np.arange(60).reshape(4, 5, 3).transpose(2, 0, 1).ravel()
-    params = dict(n_atoms=6, max_iter=2, random_state=0, device="cpu")
-    rgb = SpectralDictionary(image_shape=(4, 5, 3), **params).fit(X)
-    flat = SpectralDictionary(**params).fit(X[:, planar])
-    assert_allclose(rgb.components_[:, planar], flat.components_, rtol=1e-3, atol=1e-3)
-    assert_allclose(rgb.frequencies_, flat.frequencies_, rtol=1e-4)
-    assert_allclose(rgb.transform(X), flat.transform(X[:, planar]), rtol=1e-3, atol=1e-4)
-    assert_allclose(rgb.sample(3, random_state=0)[:, planar], flat.sample(3, random_state=0),
-                    rtol=1e-3, atol=1e-4)
-    # One channel, or no channel axis: the raster as given.
-    grey = SpectralDictionary(image_shape=(4, 5, 1), **params).fit(X[:, :20])
-    assert_allclose(grey.components_,
-                    SpectralDictionary(**params).fit(X[:, :20]).components_)
+    assert_allclose(model._signal_positions().numpy()[planar], np.arange(60) / 60, rtol=1e-6)
+
+    def atoms_at(positions):
+        with torch.no_grad():
+            return _atoms.atom_waveforms(
+                torch.tensor(_atoms.softplus_inv(model.amplitudes_), dtype=torch.float32),
+                torch.tensor(model.base_frequencies_, dtype=torch.float32),
+                torch.tensor(model.phases_, dtype=torch.float32),
+                model.modulation_(positions), positions,
+            ).numpy()
+
+    assert_allclose(atoms_at(model._signal_positions()), model.components_, rtol=1e-4, atol=1e-5)
+    raster = torch.arange(60, dtype=torch.float32) / 60
+    assert not np.allclose(atoms_at(raster), model.components_, atol=1e-2)
+    with pytest.raises(ValueError, match="each of the 60 features"):
+        model.modulation_(torch.linspace(0, 1, 8))
+
+
+def test_pixel_coordinates_feed_the_modulation():
+    # An image model's network reads row, column (and channel) beside t / T;
+    # signals without image_shape read t / T alone.
+    X = np.random.RandomState(0).rand(30, 12).astype(np.float32)
+    params = dict(n_atoms=3, max_iter=1, random_state=0, device="cpu")
+    signal = SpectralDictionary(**params).fit(X).modulation_
+    image = SpectralDictionary(image_shape=(3, 4), **params).fit(X).modulation_
+    assert signal.coords.shape == (12, 1) and image.coords.shape == (12, 3)
+    assert_allclose(image.coords[:, 1].numpy(), np.repeat(np.arange(3), 4) / 3, rtol=1e-6)
+    assert_allclose(image.coords[:, 2].numpy(), np.tile(np.arange(4), 3) / 4, rtol=1e-6)

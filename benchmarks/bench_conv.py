@@ -218,8 +218,9 @@ class CTRLSuite:
     """``ConvSparseCoder(objective="ctrl")`` with the default network on 28x28 digits.
 
     ``time_fit_one_epoch``: one epoch on 2,000 MNIST images (32 batches,
-    each an encoder and a decoder step), then encoding them and fitting the
-    class-conditional prior, on one thread (``n_jobs=None``);
+    each one simultaneous step of the encoder and the decoder), then
+    encoding them and fitting the class-conditional prior, on one thread
+    (``n_jobs=None``);
     ``time_fit_one_epoch_all_cores`` the same with ``n_jobs=-1``.
     ``time_ctrl_value``: the closed-loop value of one batch (64 codes and
     their reconstructions' codes, 64 x 14 x 14 = 12,544 features, the labels

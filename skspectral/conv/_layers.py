@@ -163,16 +163,25 @@ class CSCLayer(nn.Module):
         thresh = self.effective_alpha() * step
         # The step scales the filters once rather than every gradient map.
         A_step = step * A
-        z = soft_threshold(self.analysis(x, A_step), thresh, self.positive)
+        correlation = self.analysis(x, A_step)
+        z = soft_threshold(correlation, thresh, self.positive)
+        # The gradient step y - step A^T (A y - x) subtracts x from the
+        # synthesis, or step A^T x (the correlation above) from its
+        # analysis: whichever is smaller, as the signal and the codes of a
+        # strided layer with more filters than channels differ in size, so
+        # that fewer and smaller maps are added, forwards and backwards.
+        subtract_signal = x.numel() <= correlation.numel()
         z_prev, t = z, 1.0
         for _ in range(self.n_unrolled):
             t_next, beta = fista_momentum(t)
             # z + beta (z - z_prev) in one pass; the first step has no momentum.
             y = torch.lerp(z_prev, z, 1.0 + beta) if beta else z
-            # y - step A^T (A y - x), updating the fresh convolution outputs in
-            # place (their backward needs only the convolutions' inputs).
-            residual = self.synthesis(y, A).sub_(x)
-            v = self.analysis(residual, -A_step).add_(y)
+            # Updating the fresh convolution outputs in place: their backward
+            # needs only the convolutions' inputs.
+            if subtract_signal:
+                v = self.analysis(self.synthesis(y, A).sub_(x), -A_step).add_(y)
+            else:
+                v = self.analysis(self.synthesis(y, A), -A_step).add_(correlation).add_(y)
             z_prev, z = z, soft_threshold(v, thresh, self.positive)
             t = t_next
         return z

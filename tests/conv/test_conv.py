@@ -23,7 +23,7 @@ from skspectral.conv._csc import (
     fista_cbpdn,
     power_iteration,
 )
-from skspectral.conv._estimator import _fit_term, _frozen
+from skspectral.conv._estimator import _ctrl_gradients, _fit_term
 from skspectral.conv._layers import CSCLayer
 from skspectral.conv._objectives import ctrl_game, label_groups
 
@@ -231,14 +231,17 @@ def test_unrolled_encoder_is_fista(in_channels, stride, positive):
     layer = CSCLayer(in_channels, 5, 3, stride, (9, 9), n_unrolled=3, alpha=0.2,
                      positive=positive).double().eval()
     layer.update_lipschitz(50)
-    x = torch.randn(3, in_channels, 9, 9, dtype=torch.float64)
+    x = torch.randn(3, in_channels, 9, 9, dtype=torch.float64, requires_grad=True)
     z = layer.encode(x)
     expected = _reference_unrolled_fista(layer, x)
     torch.testing.assert_close(z, expected, rtol=1e-10, atol=1e-12)
+    # (3 channels at stride 2: the codes are smaller than the signal, and the
+    # encoder subtracts A^T x rather than x.)
     weights = torch.randn_like(z)
-    grad, = torch.autograd.grad(z, layer.weight, weights)
-    grad_expected, = torch.autograd.grad(expected, layer.weight, weights)
-    torch.testing.assert_close(grad, grad_expected, rtol=1e-9, atol=1e-10)
+    grads = torch.autograd.grad(z, (layer.weight, x), weights)
+    grads_expected = torch.autograd.grad(expected, (layer.weight, x), weights)
+    for grad, grad_expected in zip(grads, grads_expected):
+        torch.testing.assert_close(grad, grad_expected, rtol=1e-9, atol=1e-10)
 
 
 def test_power_iteration_matches_dense_norm():
@@ -365,30 +368,66 @@ def test_ctrl_objective_trains_and_normalises(digits):
     assert np.isfinite(unsupervised.loss_curve_).all()
 
 
-def test_ctrl_decoder_gradient_needs_no_encoder_graph(digits):
-    # The decoder's step encodes x without a graph and freezes the
-    # dictionaries: its gradient is still that of the whole closed loop.
+@pytest.mark.parametrize("labelled", [True, False])
+def test_ctrl_step_gradients_are_each_players_own(digits, labelled):
+    # One forward pass serves both players: the encoder's gradient is that of
+    # fit - value, the decoder's that of value + fit, both at the same
+    # parameters, as separate backward passes through the whole loop give.
     X, y = digits
     model = ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), objective="ctrl",
                             max_iter=1, device="cpu", random_state=0).fit(X[:64], y[:64])
     net = model._net.double()
-    net.zero_grad(set_to_none=True)
     with torch.no_grad():
         for gain in net.gains:
             gain.normal_(0.0, 0.3)
+        net.log_scale.add_(0.2)
     xb = model._to_signals(X[64:96], torch.device("cpu"))
-    groups = label_groups(y[64:96])
+    groups = label_groups(y[64:96] if labelled else np.arange(32) % 8)
+    encoder, decoder = net.encoder_parameters(), net.decoder_parameters()
     value, x_hat = ctrl_game(net, xb, groups, 0.5)
-    expected = torch.autograd.grad(value + _fit_term(xb, x_hat), net.decoder_parameters())
-    with torch.no_grad():
-        z = net.encode(xb)
-    with _frozen(net.encoder_parameters()):
-        value, x_hat = ctrl_game(net, xb, groups, 0.5, z=z)
-        (value + _fit_term(xb, x_hat)).backward()
-    assert all(p.grad is None for p in net.encoder_parameters())
-    assert all(p.requires_grad for p in net.encoder_parameters())
-    for p, grad_expected in zip(net.decoder_parameters(), expected):
-        torch.testing.assert_close(p.grad, grad_expected, rtol=1e-9, atol=1e-12)
+    fit = _fit_term(xb, x_hat)
+    expected_enc = torch.autograd.grad(fit - value, encoder, retain_graph=True)
+    expected_dec = torch.autograd.grad(value + fit, decoder, retain_graph=True)
+    # The decoder does not share the encoder's goal: one backward pass of
+    # fit - value would give it a different gradient.
+    encoders_goal = torch.autograd.grad(fit - value, decoder)
+    assert all(float((a - b).abs().max()) > 1e-6 for a, b in zip(expected_dec, encoders_goal))
+    net.zero_grad(set_to_none=True)
+    got_value, got_fit, z = _ctrl_gradients(net, xb, groups, 0.5)
+    torch.testing.assert_close(got_value, value.detach())
+    torch.testing.assert_close(got_fit, fit.detach())
+    torch.testing.assert_close(z, net.encode(xb).detach())
+    for p, grad in zip(encoder + decoder, expected_enc + expected_dec):
+        assert grad.abs().max() > 0
+        torch.testing.assert_close(p.grad, grad, rtol=1e-9, atol=1e-12)
+
+
+def test_ctrl_fit_refits_the_decoder_scale_to_the_final_codes(digits):
+    # Training tracks the scale on codes of moving encoders; after fit it is
+    # the least-squares scale of the stored encoder's codes of X.
+    X, y = digits
+    model = ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), objective="ctrl",
+                            max_iter=2, device="cpu", random_state=0).fit(X[:300], y[:300])
+    X_hat = model.inverse_transform(model.transform(X[:300])).astype(np.float64)
+    best = np.sum(X[:300] * X_hat) / np.sum(X_hat * X_hat)
+    assert best == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("objective", ["reconstruction", "ctrl"])
+def test_auto_max_iter_runs_each_objectives_epochs(digits, objective):
+    X, y = digits
+    kwargs = dict(n_filters=(4,), strides=(1,), image_shape=(8, 8), objective=objective,
+                  batch_size=50, device="cpu", random_state=0)
+    epochs = {"reconstruction": 5, "ctrl": 3}[objective]
+    model = ConvSparseCoder(**kwargs).fit(X[:100], y[:100])
+    assert model.max_iter == "auto"
+    assert model.n_iter_ == len(model.loss_curve_) == epochs
+    explicit = ConvSparseCoder(max_iter=epochs, **kwargs).fit(X[:100], y[:100])
+    np.testing.assert_array_equal(explicit.loss_curve_, model.loss_curve_)
+    da = pytest.importorskip("dask.array")
+    streamed = ConvSparseCoder(**kwargs).fit(da.from_array(X[:100], chunks=(50, -1)), y[:100])
+    assert streamed.n_iter_ == len(streamed.loss_curve_) == epochs
+    assert streamed.max_iter == "auto"
 
 
 @pytest.mark.parametrize("n_jobs", [None, 1, 2])

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from skspectral import ConvSparseCoder, conv_sparse_code
+from skspectral._backend import threads
 from skspectral.conv._csc import admm_cbpdn, circular_objective, fista_cbpdn
 from skspectral.conv._objectives import ctrl_value, label_groups
 from skspectral.conv._rate_reduction import coding_rate
@@ -272,3 +273,36 @@ class CTRLSuite:
         reference = float(reference_ctrl_value(Z, Z_hat, [torch.as_tensor(g) for g in groups],
                                                0.5))
         return abs(fast - reference) / abs(reference)
+
+
+class CTRLStepSuite:
+    """Training steps of ``ConvSparseCoder(objective="ctrl")``, without the prior.
+
+    ``time_four_steps``: four steps on batches of 64 labelled 28x28 digits
+    with the default network, on one thread; each step takes both players'
+    gradients from one forward pass, then their Adam steps and the decoder
+    scale's update. The network comes from a one-epoch fit on 64 images.
+    """
+
+    timeout = 300
+    number = 1
+    repeat = 3
+    rounds = 1
+    warmup_time = 0
+
+    def setup(self):
+        X, y = labelled_digits(320)
+        model = ConvSparseCoder(image_shape=(28, 28), objective="ctrl", max_iter=1,
+                                device="cpu", random_state=0).fit(X[:64], y[:64])
+        self.model = model
+        self.net = model._net.train()
+        self.optimizers = model._new_optimizers(X, init_scale=False)
+        self.batches = [(model._to_signals(X[k:k + 64], torch.device("cpu")), y[k:k + 64])
+                        for k in range(64, 320, 64)]
+        self.generator = torch.Generator().manual_seed(0)
+
+    def time_four_steps(self):
+        with threads(None):
+            for xb, yb in self.batches:
+                self.net.update_lipschitz(n_iter=2)
+                self.model._ctrl_step(self.net, xb, yb, self.generator, *self.optimizers)

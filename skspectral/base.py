@@ -977,6 +977,10 @@ class BaseDictionaryModel(
     def _prior_updated(self):
         """Hook: refresh what a model derives from ``prior_`` (nothing by default)."""
 
+    def _n_epochs(self):
+        """Passes over the data of a fit: ``max_iter`` (models resolving "auto" override)."""
+        return self.max_iter
+
     def _fit_dask(self, X, y):
         """Fit on a dask array: epochs of ``partial_fit`` over its blocks in a seeded order.
 
@@ -987,7 +991,7 @@ class BaseDictionaryModel(
         """
         X, y, blocks, classes = start_dask_fit(self, X, y)
         order = check_random_state(self.random_state)
-        for _ in range(self.max_iter):
+        for _ in range(self._n_epochs()):
             for i in order.permutation(len(blocks)):
                 labels = None if y is None else y[blocks[i]]
                 self._partial_fit(compute_block(X, i), labels, classes, update_prior=False)

@@ -31,7 +31,7 @@ from ..base import (
     epoch_means,
     train_epochs,
 )
-from ..prior import CoefficientPrior
+from ..prior._estimator import mixture_prior
 from ..utils import check_image_shape
 from ._layers import CSCNet
 from ._objectives import augment, ctrl_game, label_groups, reconstruction_loss
@@ -61,11 +61,6 @@ def _on_threads(method):
 def _fit_term(x, x_hat):
     """``1/2 ||x - x_hat||^2``, averaged over the batch."""
     return 0.5 * ((x - x_hat) ** 2).sum() / x.shape[0]
-
-
-def _smallest_group(y, n_samples):
-    """Rows of the smallest class (all rows without labels)."""
-    return n_samples if y is None else int(np.unique(y, return_counts=True)[1].min())
 
 
 def _ctrl_gradients(net, x, groups, eps):
@@ -154,7 +149,8 @@ class ConvSparseCoder(BaseDictionaryModel):
         fitted class-conditionally. None uses
         ``CoefficientPrior("gmm", n_components=20, pca_dim=32)``: a
         20-component Gaussian mixture over the codes' top 32 principal
-        components (at most one per 5 codes of the smallest class). On
+        components (fewer when the smallest class has fewer than 32 codes
+        per component). On
         MNIST it draws digits a classifier recognises with probability
         >= 0.9 in 81 % of samples, against 51 % for one Gaussian.
     max_iter : int or "auto", default="auto"
@@ -331,24 +327,21 @@ class ConvSparseCoder(BaseDictionaryModel):
         self._net = self._build_net().reset_parameters(generator)
         self._net.to(device=device, dtype=torch_dtype(X.dtype))
         optimizers = self._new_optimizers(X, init_scale=True)
-        self.loss_curve_ = self._train(X, y, generator, device, optimizers, self._epochs())
+        self.loss_curve_ = self._train(X, y, generator, device, optimizers, self._n_epochs())
         self.n_iter_ = len(self.loss_curve_)
         self._store_net()
         codes = self._encode(X)
         if self.objective == "ctrl":
             self._refit_decoder_scale(X, codes)
         with threads(self.n_jobs):
-            self._fit_prior(codes, y, self._default_prior(_smallest_group(y, len(codes))), rng)
+            self._fit_prior(codes, y, self._default_prior(y, codes.shape), rng)
         self._check_samples(X)
         return self
 
-    def _default_prior(self, n_codes=None):
-        # At least 5 codes per component of the smallest class's mixture;
-        # a stream, whose size is unknown, starts with all components.
-        n_components = DEFAULT_PRIOR_COMPONENTS
-        if n_codes is not None:
-            n_components = max(1, min(n_components, n_codes // 5))
-        return CoefficientPrior("gmm", n_components=n_components, pca_dim=DEFAULT_PRIOR_DIM)
+    def _default_prior(self, y=None, codes_shape=None):
+        # A stream, whose size is unknown, starts with all components.
+        return mixture_prior(y, codes_shape, n_components=DEFAULT_PRIOR_COMPONENTS,
+                             pca_dim=DEFAULT_PRIOR_DIM)
 
     @_on_threads
     def _store_net(self):
@@ -406,18 +399,8 @@ class ConvSparseCoder(BaseDictionaryModel):
         self.n_iter_ = len(self.loss_curve_)
         self._store_net()
 
-    def _epochs(self):
+    def _n_epochs(self):
         return AUTO_EPOCHS[self.objective] if self.max_iter == "auto" else self.max_iter
-
-    def _fit_dask(self, X, y):
-        # The base class runs self.max_iter epochs over the blocks: an
-        # integer for the length of the fit, put back afterwards.
-        max_iter = self.max_iter
-        self.max_iter = self._epochs()
-        try:
-            return super()._fit_dask(X, y)
-        finally:
-            self.max_iter = max_iter
 
     def _end_stream_epochs(self):
         # fit on a dask array: one loss per epoch (row-weighted over its
@@ -425,7 +408,7 @@ class ConvSparseCoder(BaseDictionaryModel):
         # chunks of different images, compare: a loss grown by orders of
         # magnitude means the fit diverged.
         stream = self._stream
-        self.loss_curve_ = epoch_means(stream["losses"], stream["rows"], self._epochs())
+        self.loss_curve_ = epoch_means(stream["losses"], stream["rows"], self._n_epochs())
         self.n_iter_ = len(self.loss_curve_)
         if self.objective == "reconstruction":
             check_loss_growth(self.loss_curve_, type(self).__name__, self.learning_rate)

@@ -293,6 +293,19 @@ def test_fit_transform_inverse_shapes_and_dtype(digits):
     assert len(model.loss_curve_) == 2 and model.loss_curve_[1] < model.loss_curve_[0]
 
 
+def test_default_prior_is_a_mixture_over_32_components_sized_to_the_codes(digits):
+    # Up to 20 components over the codes' top 32 principal components, each
+    # with at least 32 codes (of the smallest class, with labels).
+    X, y = digits
+    model = ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), max_iter=1,
+                            device="cpu", random_state=0)
+    prior = model.fit(X[:700]).prior_
+    assert (prior.kind, prior.pca_dim, prior.n_components) == ("gmm", 32, 20)
+    assert model.fit(X[:300]).prior_.n_components == 300 // 32
+    assert model.fit(X, y).prior_.n_components == np.bincount(y).min() // 32
+    assert model.fit(X[:20]).prior_.n_components == 1
+
+
 def test_training_improves_reconstruction(digits):
     X, _ = digits
     kwargs = dict(n_filters=(8,), strides=(1,), image_shape=(8, 8), alpha=0.05,

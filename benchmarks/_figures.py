@@ -1,0 +1,72 @@
+"""Sample grids of the "Choosing a model and prior" guide.
+
+Run from the repository root (writes two PNG files into ``OUT_DIR``)::
+
+    python -m benchmarks._figures docs/_static
+
+Every system is fitted as in ``_quality`` (the first 10,000 training
+images) with ``random_state=0`` and draws 24 samples with seed 0.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import _quality as q
+
+N_SHOWN = 24
+
+
+def _draw_grids(rows, image_shape, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skspectral.plotting import plot_image_grid
+
+    fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.0))
+    for ax, (title, images) in zip(axes, rows):
+        plot_image_grid(np.clip(images, 0, 1), image_shape, n_cols=6, ax=ax, title=title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def mnist_figure(path):
+    """Real digits beside unconditional samples of the peer and two library models."""
+    from skspectral import SparseSupportMRF, SpectralDictionary
+
+    X, _, _, _, _ = q.mnist_data()
+    systems = {
+        "PCA(64) + GMM(20)": q.SklearnBaseline(64, 20),
+        "SpectralDictionary(64)": SpectralDictionary(n_atoms=64, image_shape=q.MNIST_SHAPE,
+                                                     random_state=0),
+        "SparseSupportMRF()": SparseSupportMRF(random_state=0),
+    }
+    rows = [("real", X[:N_SHOWN])]
+    rows += [(name, q.draw(model.fit(X), N_SHOWN)) for name, model in systems.items()]
+    _draw_grids(rows, q.MNIST_SHAPE, path)
+
+
+def cifar_figure(path):
+    """Real CIFAR-10 images beside samples of PCA + Gaussian and the spectral dictionary."""
+    from skspectral import SpectralDictionary
+
+    X, _, _ = q.cifar_data()
+    systems = {
+        "PCA(256) + Gaussian": q.SklearnBaseline(256, 1),
+        "SpectralDictionary(256)": SpectralDictionary(n_atoms=256, image_shape=q.CIFAR_SHAPE,
+                                                      random_state=0),
+    }
+    rows = [("real", X[:N_SHOWN])]
+    rows += [(name, q.draw(model.fit(X), N_SHOWN)) for name, model in systems.items()]
+    _draw_grids(rows, q.CIFAR_SHAPE, path)
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    mnist_figure(out / "choosing_mnist.png")
+    cifar_figure(out / "choosing_cifar10.png")

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ._rate_reduction import coding_rates
+from ._rate_reduction import coding_rate, coding_rates
 
 
 def reconstruction_loss(net, x):
@@ -49,6 +49,27 @@ def ctrl_value(Z, Z_hat, groups, eps):
     within = torch.sum(shares * (rate_z + rate_zh))
     pairs = torch.sum(rates[2 + 2 * k :] - 0.5 * (rate_z + rate_zh))
     return rates[0] + rates[1] - within + pairs
+
+
+def ctrl_value_per_rate(Z, Z_hat, groups, eps):
+    """:func:`ctrl_value` with one Gram matrix and logdet per rate (the reference).
+
+    The written-out sum of single :func:`coding_rate` terms that
+    :func:`ctrl_value` computes from one Gram matrix; tests check the two
+    agree and ``bench_conv`` times them side by side.
+    """
+    n = Z.shape[0]
+    groups = [torch.as_tensor(idx) for idx in groups]
+
+    def reduction(W):
+        return coding_rate(W, eps) - sum(len(idx) / n * coding_rate(W[idx], eps)
+                                         for idx in groups)
+
+    value = reduction(Z) + reduction(Z_hat)
+    for idx in groups:
+        pair = coding_rate(torch.cat([Z[idx], Z_hat[idx]]), eps)
+        value = value + pair - 0.5 * (coding_rate(Z[idx], eps) + coding_rate(Z_hat[idx], eps))
+    return value
 
 
 def ctrl_game(net, x, groups, eps, z=None):

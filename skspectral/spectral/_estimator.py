@@ -108,10 +108,11 @@ class SpectralDictionary(BaseDictionaryModel):
         ``CoefficientPrior("gmm", n_components=20)``, a 20-component
         Gaussian mixture (fewer when the smallest class has fewer than 20
         codes per dimension of the codes). On MNIST (64 atoms) it draws
-        digits a classifier recognises with probability >= 0.9 in 81 % of
-        samples, against 55 % for one Gaussian, and with labels 97 % of
-        samples are recognised as the class asked for, against 92 %. ``score`` needs a prior with
-        ``get_mixture`` (``"gaussian"``, ``"diagonal"``, ``"gmm"``).
+        digits a classifier recognises with probability >= 0.9 in 83 % of
+        samples, against 55 % for one Gaussian, and with labels 96 % of
+        samples are recognised as the class asked for, against 92 %.
+        ``score`` needs a prior with ``get_mixture`` (``"gaussian"``,
+        ``"diagonal"``, ``"gmm"``).
     max_iter : int, default=10
         Maximum number of epochs (passes over the data).
     batch_size : int, default=256
@@ -123,12 +124,13 @@ class SpectralDictionary(BaseDictionaryModel):
         Training stops when an epoch lowers the loss by less than
         ``tol`` times its previous value.
     image_shape : tuple of int or None, default=None
-        ``(H, W)`` or ``(H, W, C)`` of the flattened images. With ``C > 1``
-        the atoms are waveforms over the image read one channel's raster
-        after another (``components_`` stay in the layout of ``X``): on
-        CIFAR-10 this cuts the held-out reconstruction error by a quarter
-        against the interleaved raster. None: any ``n_features``, read as
-        given.
+        ``(H, W)`` or ``(H, W, C)`` of the flattened images. The modulation
+        network then also reads each pixel's row, column and channel, and
+        with ``C > 1`` the atoms are waveforms over the image read one
+        channel's raster after another (``components_`` stay in the layout
+        of ``X``): on CIFAR-10 (256 atoms) the held-out reconstruction error
+        falls from 0.0045 to 0.0023, PCA's. None: any ``n_features``, read
+        as given.
     device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
         Where training runs; the fitted model keeps it (``device_``) for
         ``transform``, ``inverse_transform`` and ``sample``.
@@ -535,7 +537,7 @@ class SpectralDictionary(BaseDictionaryModel):
             for name, v in params.items()
         }
         modulation = Modulation(k, self.modulation_width, n_features,
-                                image_shape=self._grid_shape())
+                                image_shape=self.image_shape)
         init_parameters(modulation, generator).start_as_pure_sinusoids()
         return params, modulation.to(device)
 
@@ -602,11 +604,6 @@ class SpectralDictionary(BaseDictionaryModel):
             learning_rate=self.learning_rate,
         )
 
-    def _grid_shape(self):
-        # Pixel coordinates feed the modulation network only when the
-        # features are an image's.
-        return None if self.image_shape is None else tuple(self.image_shape)
-
     def _signal_order(self):
         return signal_order(self.image_shape, self.n_features_in_)
 
@@ -618,7 +615,7 @@ class SpectralDictionary(BaseDictionaryModel):
         # Loading a saved model: modulation_'s architecture follows from the
         # parameters and the fitted sizes; its weights come from the file.
         return Modulation(self.n_atoms_, self.modulation_width, self.n_features_in_,
-                          image_shape=self._grid_shape())
+                          image_shape=self.image_shape)
 
     def _store_atoms(self, params, modulation, dtype):
         n_features = self.n_features_in_

@@ -45,6 +45,7 @@ from ._backend import (
     check_output_size,
     is_positive_int,
     iter_batches,
+    loaded_device,
     reject_bool_numbers,
     resolve_device,
     seed_from,
@@ -619,16 +620,9 @@ class DeviceMixin(PortableStateMixin):
         device = getattr(self, "device_", None)
         if device is None or device.type == "cpu":
             return
-        if torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count():
-            self._move_device_attributes(device)
-            return
-        warnings.warn(
-            f"This {type(self).__name__} was fitted on {device}, which this machine does "
-            "not have; it runs on the CPU. Call .to(device) to move it.",
-            UserWarning,
-            stacklevel=2,
+        self._move_device_attributes(
+            loaded_device(device, type(self).__name__, " Call .to(device) to move it.")
         )
-        self.device_ = torch.device("cpu")
 
 
 # --------------------------------------------------------------- sampling

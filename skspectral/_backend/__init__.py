@@ -13,7 +13,7 @@ from ._batches import (
     check_output_size,
     iter_batches,
 )
-from ._device import DEVICE_CONSTRAINT, resolve_device
+from ._device import DEVICE_CONSTRAINT, loaded_device, resolve_device
 from ._fft import (
     LOG_EPS,
     apply_spectral_gain,
@@ -63,6 +63,7 @@ __all__ = [
     "randn",
     "reject_bool_numbers",
     "run_in_chunks",
+    "loaded_device",
     "resolve_device",
     "safe_cholesky",
     "seed_from",

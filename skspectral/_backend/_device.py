@@ -1,6 +1,7 @@
 """The ``device=`` parameter convention shared by every estimator."""
 
 import re
+import warnings
 
 import torch
 from sklearn.utils._param_validation import StrOptions
@@ -76,3 +77,33 @@ def resolve_device(device="auto"):
             f"The 'device' parameter must be a CPU or CUDA device; got {device!r}."
         )
     return dev
+
+
+def loaded_device(device, what, hint=""):
+    """The device a loaded model was fitted on, or the CPU where this machine lacks it.
+
+    Parameters
+    ----------
+    device : torch.device or str
+        ``device_`` of the saved model.
+    what : str
+        The model, as the warning names it.
+    hint : str, default=""
+        Appended to the warning (e.g. how to move the model later).
+
+    Returns
+    -------
+    device : torch.device
+    """
+    device = torch.device(device)
+    if device.type == "cpu":
+        return device
+    if torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count():
+        return device
+    warnings.warn(
+        f"This {what} was fitted on {device}, which this machine does not have; it runs on "
+        f"the CPU.{hint}",
+        UserWarning,
+        stacklevel=3,
+    )
+    return torch.device("cpu")

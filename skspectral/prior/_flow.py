@@ -2,16 +2,16 @@
 
 A masked autoregressive flow (MAF, Papamakarios et al., 2017) or a neural
 spline flow (NSF, Durkan et al., 2019) from :mod:`zuko`, fitted by maximum
-likelihood with Adam (with decoupled weight decay) on whitened codes. Whitening is an affine map with a
-constant Jacobian, added to every log-density, so ``score_samples`` is the
-exact log-density of the codes themselves. Training holds out a fraction of
+likelihood with Adam (with decoupled weight decay) on whitened codes.
+Whitening is an affine map with a constant Jacobian, added to every
+log-density, so ``score_samples`` is the exact log-density of the codes
+themselves. Training holds out a fraction of
 the codes, stops early when their log-likelihood stops improving, and keeps
 the weights of the best epoch.
 """
 
 import copy
 import math
-import warnings
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from .._backend import (
     init_parameters,
     is_positive_int,
     iter_batches,
+    loaded_device,
     randn,
     resolve_device,
     seed_from,
@@ -271,7 +272,7 @@ class FlowDensity:
         saved = state.pop("flow_state", None)
         self.__dict__.update(state)
         if "device_" in state:
-            self.device_ = _loaded_device(state["device_"])
+            self.device_ = loaded_device(state["device_"], "flow prior")
         if saved is not None:
             # Any generator: the weights drawn are replaced by the saved ones.
             flow = self._build_flow(torch.Generator().manual_seed(0))
@@ -288,19 +289,3 @@ def _split(n, fraction, rng):
         return order, order
     n_val = min(max(int(round(fraction * n)), 1), n - 1)
     return order[n_val:], order[:n_val]
-
-
-def _loaded_device(name):
-    """The device a flow was fitted on, or the CPU where this machine lacks it."""
-    device = torch.device(name)
-    if device.type == "cpu":
-        return device
-    if torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count():
-        return device
-    warnings.warn(
-        f"This flow prior was fitted on {device}, which this machine does not have; it "
-        "runs on the CPU.",
-        UserWarning,
-        stacklevel=3,
-    )
-    return torch.device("cpu")

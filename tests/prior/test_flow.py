@@ -235,3 +235,16 @@ def test_flow_beats_a_mixture_on_mnist_codes(shared_data):
     gmm = CoefficientPrior("gmm", n_components=20, random_state=0).fit(train)
     # Measured: about -17.5 against -23.1 (the margin held over seeds 0-2).
     assert flow.score(test) > gmm.score(test) + 3.0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_flow_fitted_on_cuda_loads_on_the_cpu(fitted, gaussian_codes):
+    density = fitted._densities[0]
+    state = density.__getstate__()
+    state["device_"] = "cuda:0"
+    loaded = type(density).__new__(type(density))
+    with pytest.warns(UserWarning, match="flow prior was fitted on cuda:0.*runs on the CPU"):
+        loaded.__setstate__(state)
+    assert loaded.device_ == torch.device("cpu")
+    np.testing.assert_allclose(loaded.score_samples(gaussian_codes),
+                               density.score_samples(gaussian_codes))

@@ -9,6 +9,11 @@ from skspectral.spectral._ridge import synthesize, synthesize_numba
 from ._data import cifar10, mnist
 
 
+def _held_out_mse(model, X):
+    """Mean squared error of ``inverse_transform(transform(X))``."""
+    return np.mean((model.inverse_transform(model.transform(X)) - X) ** 2)
+
+
 class FitMNISTSuite:
     """Fit time of the defaults (K=256, 10 epochs) on 10,000 MNIST images."""
 
@@ -42,21 +47,20 @@ class HeldOutErrorSuite:
     repeat = 1
 
     def setup_cache(self):
+        cifar = cifar10(10_000)
         data = {
             "mnist": (mnist(10_000), mnist(2_000, subset="test"), (28, 28), 64),
-            "cifar10": (cifar10(8_000), cifar10(10_000)[8_000:], (32, 32, 3), 256),
+            "cifar10": (cifar[:8_000], cifar[8_000:], (32, 32, 3), 256),
         }
         ratios = {}
         for name, (train, test, shape, k) in data.items():
-            pca = PCA(k, random_state=0).fit(train)
-            pca_mse = np.mean((pca.inverse_transform(pca.transform(test)) - test) ** 2)
+            pca_mse = _held_out_mse(PCA(k, random_state=0).fit(train), test)
             for layout in self.params[1]:
                 model = SpectralDictionary(
                     k, image_shape=shape if layout == "image" else None, random_state=0,
                     device="cpu",
                 ).fit(train)
-                mse = np.mean((model.inverse_transform(model.transform(test)) - test) ** 2)
-                ratios[name, layout] = float(mse / pca_mse)
+                ratios[name, layout] = float(_held_out_mse(model, test) / pca_mse)
         return ratios
 
     def track_mse_over_pca(self, ratios, dataset, layout):

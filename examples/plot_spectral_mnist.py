@@ -39,7 +39,7 @@ X_train, X_test = train.data, test.data
 # ---
 # Default training settings; 64 atoms and a 10-component Gaussian-mixture
 # prior over the mixing weights (the paper uses one Gaussian; the default is
-# a 20-component mixture).
+# a mixture of up to 30 components).
 model = SpectralDictionary(
     n_atoms=64,
     image_shape=(28, 28),

@@ -368,6 +368,7 @@ class SparseSupportDensity:
         self.burn_in = _support.burn_in_sweeps(prior.burn_in, prior.chain_start)
         self.n_gibbs_sweeps = prior.n_gibbs_sweeps
         self.em_max_iter = prior.em_max_iter
+        self.overlap_power = prior.overlap_power
 
     def fit(self, X):
         self.statistics = _support.SupportStatistics(X.shape[1])
@@ -415,6 +416,8 @@ class SparseSupportDensity:
             self.n_gibbs_sweeps, self.em_max_iter, rng,
             # Samplers saved before chain starts were a choice ran sequential chains.
             chain_start=getattr(self, "chain_start", "sequential"),
+            # Samplers saved before the weighting pooled all images alike.
+            overlap_power=getattr(self, "overlap_power", 0.0),
         )
 
     def sample(self, n, rng):

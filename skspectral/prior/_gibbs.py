@@ -56,6 +56,35 @@ def _clear3(a):
 
 
 @jit(internal=True)
+def _weight_by_overlap(observed, counts, sums, outer, power):
+    """Scale each pattern group's statistics by ``(atoms it observes) ** power``.
+
+    A group's images share exactly its observed atoms with the support, so
+    the weight is constant within a group and weighted EM needs only its
+    scaled sums. Overlaps are divided by the largest one first: EM does not
+    change under a common factor, and weights in (0, 1] cannot overflow
+    however large ``power`` is.
+    """
+    n_groups, k = observed.shape
+    overlaps = np.empty(n_groups)
+    largest = 1.0
+    for g in range(n_groups):
+        overlap = 0.0
+        for t in range(k):
+            if observed[g, t]:
+                overlap += 1.0
+        overlaps[g] = overlap
+        largest = max(largest, overlap)
+    for g in range(n_groups):
+        weight = (overlaps[g] / largest) ** power
+        counts[g] *= weight
+        for t in range(k):
+            sums[g, t] *= weight
+            for s in range(k):
+                outer[g, t, s] *= weight
+
+
+@jit(internal=True)
 def _argsort_int(keys):
     """Indices that sort ``keys`` (Shell sort with Ciura's gaps).
 
@@ -296,13 +325,15 @@ def em_groups(observed, counts, sums, outer, mean, cov, max_iter, tol, reg):
 
 @jit(nogil=True)
 def support_coefficients(supports, train_atoms, train_values, inv_ptr, inv_img, atom_mean,
-                         atom_var, max_iter, tol, reg, normals, out_coef):
+                         atom_var, max_iter, tol, reg, normals, out_coef, overlap_power=0.0):
     """EM per drawn support, then a positive draw of its coefficients.
 
     ``supports`` (n, k) signed atoms; ``train_atoms``/``train_values`` (N, k)
     the training supports (-1 when empty) and coefficient magnitudes;
     ``inv_ptr``/``inv_img`` the CSR inverted index signed atom -> images;
-    ``normals`` (n, n_tries, k) standard normal draws. Coefficients are drawn
+    ``normals`` (n, n_tries, k) standard normal draws. Every training image
+    weighs ``(atoms it shares with the support) ** overlap_power`` in EM
+    (0: all images sharing an atom count alike). Coefficients are drawn
     from N(mean, cov) and re-drawn (up to ``n_tries`` times) until all are
     positive; remaining negatives of the last try are clipped to 0.
     """
@@ -380,6 +411,8 @@ def support_coefficients(supports, train_atoms, train_values, inv_ptr, inv_img, 
                     g_sums[g, t] += v
                     for s in range(k):
                         g_outer[g, t, s] += v * vals[r, s]
+        if overlap_power != 0.0:
+            _weight_by_overlap(g_observed, g_counts, g_sums, g_outer, overlap_power)
         mean = np.empty(k)
         cov = np.empty((k, k))
         _clear2(cov)

@@ -221,8 +221,11 @@ def training_starts(signed, k, n_samples, rng):
     return _pad(rows[:, :k], k, -1)
 
 
-def draw_coefficients(supports, model, em_max_iter, rng):
-    """EM per support on the training images sharing its atoms, then a positive draw."""
+def draw_coefficients(supports, model, em_max_iter, rng, overlap_power=0.0):
+    """EM per support on the training images sharing its atoms, then a positive draw.
+
+    Each image weighs ``(atoms shared with the support) ** overlap_power``.
+    """
     n, k = supports.shape
     normals = rng.standard_normal((n, N_POSITIVE_TRIES, k))
     coef = np.empty((n, k))
@@ -231,7 +234,7 @@ def draw_coefficients(supports, model, em_max_iter, rng):
         lambda rows: support_coefficients(
             supports[rows], model["signed"], model["magnitudes"], model["inv_ptr"],
             model["inv_img"], model["atom_mean"], model["atom_var"], em_max_iter,
-            1e-4 * np.sqrt(scale), 1e-6 * scale, normals[rows], coef[rows],
+            1e-4 * np.sqrt(scale), 1e-6 * scale, normals[rows], coef[rows], float(overlap_power),
         ),
         n,
     )
@@ -249,18 +252,20 @@ def build_sampler(atoms, values, counts, n_atoms, smoothing):
 
 
 def sample_codes(sampler, n_atoms, k, n_samples, burn_in, thin, em_max_iter, rng,
-                 dtype=np.float64, chain_start="data"):
+                 dtype=np.float64, chain_start="data", overlap_power=0.0):
     """Dense signed codes ``(n_samples, n_atoms)`` and the drawn supports.
 
     ``chain_start="data"`` starts one chain per sample from a training
     support; ``"sequential"`` runs shared chains from sequential draws.
+    ``overlap_power`` weighs the training images in the coefficient EM
+    (see :func:`draw_coefficients`).
     """
     starts = None
     if chain_start == "data":
         starts = training_starts(sampler["signed"], k, n_samples, rng)
     supports = draw_supports(sampler["log_unary"], sampler["log_pair"], n_atoms, k, n_samples,
                              burn_in, thin, rng, starts)
-    coef = draw_coefficients(supports, sampler, em_max_iter, rng)
+    coef = draw_coefficients(supports, sampler, em_max_iter, rng, overlap_power)
     codes = np.zeros((n_samples, n_atoms), dtype=dtype)
     rows = np.repeat(np.arange(n_samples), supports.shape[1])
     atom = (supports % n_atoms).ravel()

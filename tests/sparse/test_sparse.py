@@ -473,6 +473,39 @@ def test_support_model_beyond_62_atoms_ignores_their_order():
     np.testing.assert_allclose(coef[1], coef[0][::-1], rtol=1e-6, atol=1e-9)
 
 
+def _coefficients_of_support(codes, support, overlap_power):
+    k = int(np.count_nonzero(codes, axis=1).max())
+    atoms, values, counts = _support.dense_to_compact(codes, k)
+    _, _, model = _support.build_sampler(atoms, values, counts, codes.shape[1], smoothing=1.0)
+    supports = np.array([support])
+    coef = np.empty((1, len(support)))
+    from skspectral.prior._gibbs import support_coefficients
+
+    support_coefficients(supports, model["signed"], model["magnitudes"], model["inv_ptr"],
+                         model["inv_img"], model["atom_mean"], model["atom_var"], 50, 1e-10,
+                         1e-6, np.zeros((1, 1, len(support))), coef, overlap_power)
+    return coef[0]
+
+
+def test_overlap_power_fits_coefficients_on_the_closest_supports():
+    # Atom 0 has magnitude ~1 beside atom 1 and ~5 beside atom 2: the
+    # coefficients of the support {0, 1} should come from the images that
+    # use both of its atoms once overlaps are weighted.
+    rng = np.random.RandomState(0)
+    codes = np.zeros((40, 4))
+    codes[:20, 0], codes[:20, 1] = 1 + 0.1 * rng.randn(20), 1 + 0.1 * rng.randn(20)
+    codes[20:, 0], codes[20:, 2] = 5 + 0.1 * rng.randn(20), 1 + 0.1 * rng.randn(20)
+    pooled = _coefficients_of_support(codes, [0, 1], 0.0)
+    weighted = _coefficients_of_support(codes, [0, 1], 2.0)
+    sharp = _coefficients_of_support(codes, [0, 1], 1e308)
+    assert pooled[0] > 2.0  # pulled up by the images using atoms 0 and 2
+    assert 1.0 < weighted[0] < pooled[0]
+    # Only the images sharing both atoms count: their mean magnitudes.
+    np.testing.assert_allclose(sharp, codes[:20, :2].mean(axis=0), rtol=1e-6)
+    # Weights 2^p / 1^p = 4 : 1 for the two groups in EM.
+    assert weighted[0] < 0.8 * 1 + 0.2 * 5 + 0.2
+
+
 def test_em_beyond_62_coordinates_is_permutation_equivariant():
     rng = np.random.RandomState(1)
     X = rng.standard_normal((300, 70)) @ rng.standard_normal((70, 70)) * 0.1

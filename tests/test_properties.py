@@ -525,6 +525,7 @@ PARAMS = {
         "bandwidth": param_values("scott", "silverman", 1e-12, 0.0, huge=True),
         "reg_covar": param_values(0.0, 1e-30, huge=True),
         "pca_dim": param_values(1, 3, 4, 5, 11, 12, 100, huge=True),
+        "whiten": param_values(),
         "n_gibbs_sweeps": param_values(1),
         "burn_in": param_values(0, 1),
         "em_max_iter": param_values(1),

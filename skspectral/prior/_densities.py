@@ -441,20 +441,32 @@ DENSITIES = {
 
 
 class Projected:
-    """A density fitted on the top principal components of the codes.
+    """A density fitted on the principal components of the codes.
 
-    Draws are mapped back with the PCA's components (a low-rank density
-    around the codes' mean); scores are those of the projected codes.
+    ``n_dims`` top components (all of them when None), optionally whitened
+    (scaled to unit variance). Draws are mapped back with the PCA (a
+    low-rank density around the codes' mean when ``n_dims`` is below the
+    codes' width); scores are those of the projected codes, with the
+    whitening's Jacobian so that whitening does not change them.
     """
 
-    def __init__(self, density, n_dims, random_state):
+    def __init__(self, density, n_dims, random_state, whiten=False):
         self.density = density
         self.n_dims = n_dims
         self.random_state = random_state
+        self.whiten = whiten
 
     def fit(self, X):
-        n_dims = max(1, min(self.n_dims, X.shape[0] - 1, X.shape[1]))
-        self.pca = PCA(n_components=n_dims, random_state=self.random_state).fit(X)
+        width = X.shape[1] if self.n_dims is None else self.n_dims
+        n_dims = max(1, min(width, X.shape[0] - 1, X.shape[1]))
+        self.pca = PCA(n_components=n_dims, whiten=self.whiten,
+                       random_state=self.random_state).fit(X)
+        if self.whiten:
+            # Directions without spread would be divided by zero: give them a
+            # tiny scale instead (their coordinates are 0 for every code).
+            variance = self.pca.explained_variance_
+            top = variance.max() if variance.max() > 0 else 1.0
+            self.pca.explained_variance_ = np.maximum(variance, np.finfo(float).eps * top)
         self.density.fit(self.pca.transform(X))
         self.estimator = self.density.estimator
         return self
@@ -467,6 +479,12 @@ class Projected:
         self.density.partial_fit(self.pca.transform(X))
         self.estimator = self.density.estimator
         return self
+
+    def _scales(self):
+        """How far one unit of each projected coordinate reaches in code space."""
+        if getattr(self, "whiten", False):
+            return np.sqrt(self.pca.explained_variance_)
+        return np.ones(self.pca.n_components_)
 
     def __getstate__(self):
         # estimator is the inner density's: saved once, with it (see
@@ -485,7 +503,7 @@ class Projected:
         if inner is None:
             return None
         weights, means, covariances = inner
-        C = self.pca.components_
+        C = self._scales()[:, None] * self.pca.components_
         means = means @ C + self.pca.mean_
         covariances = np.einsum("ia,kab,bj->kij", C.T, covariances, C)
         return weights, means, covariances
@@ -494,4 +512,5 @@ class Projected:
         return self.pca.inverse_transform(self.density.sample(n, rng))
 
     def score_samples(self, X):
-        return self.density.score_samples(self.pca.transform(X))
+        log_jacobian = -np.log(self._scales()).sum()
+        return self.density.score_samples(self.pca.transform(X)) + log_jacobian

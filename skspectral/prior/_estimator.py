@@ -73,6 +73,15 @@ class CoefficientPrior(
         for wide codes, such as convolutional feature maps, whose full
         covariance would not fit in memory. ``score_samples`` then scores the
         projected codes. Not for ``"sparse_support"``.
+    whiten : bool, default=False
+        Fit the density on the codes' principal components scaled to unit
+        variance (the top ``pca_dim`` of them when set) and map draws back.
+        ``reg_covar`` then acts relative to the codes' spread: it adds
+        ``reg_covar`` times the codes' own covariance to every component's,
+        shrinking components towards the data's shape rather than towards a
+        sphere of fixed size. ``score_samples`` includes the whitening's
+        Jacobian, so the scores are densities of the (projected) codes
+        either way. Not for ``"sparse_support"``.
     chain_start : {"data", "sequential"}, default="data"
         Where the Gibbs chains over supports start (``"sparse_support"``
         only). ``"data"``: every draw is its own chain, started from a
@@ -230,6 +239,7 @@ class CoefficientPrior(
         ],
         "reg_covar": [Interval(Real, 0, None, closed="left")],
         "pca_dim": [None, Interval(Integral, 1, None, closed="left")],
+        "whiten": ["boolean"],
         "chain_start": [StrOptions({"data", "sequential"})],
         "n_gibbs_sweeps": [Interval(Integral, 1, None, closed="left")],
         "burn_in": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
@@ -260,6 +270,7 @@ class CoefficientPrior(
         bandwidth="scott",
         reg_covar=1e-6,
         pca_dim=None,
+        whiten=False,
         chain_start="data",
         n_gibbs_sweeps=5,
         burn_in="auto",
@@ -286,6 +297,7 @@ class CoefficientPrior(
         self.bandwidth = bandwidth
         self.reg_covar = reg_covar
         self.pca_dim = pca_dim
+        self.whiten = whiten
         self.chain_start = chain_start
         self.n_gibbs_sweeps = n_gibbs_sweeps
         self.burn_in = burn_in
@@ -436,21 +448,26 @@ class CoefficientPrior(
                 "The 'pca_dim' parameter cannot be used with kind='sparse_support', whose "
                 "density lives on the sparse codes themselves; use pca_dim=None."
             )
+        if self.whiten and self.kind == "sparse_support":
+            raise ValueError(
+                "The 'whiten' parameter cannot be used with kind='sparse_support', whose "
+                "density lives on the sparse codes themselves; use whiten=False."
+            )
         if self.kind == "flow":
             check_hidden_features(self.hidden_features)
 
     def _new_density(self):
         density = DENSITIES[self.kind](self)
-        if self.pca_dim is not None:
-            density = Projected(density, self.pca_dim, self.random_state)
+        if self.pca_dim is not None or self.whiten:
+            density = Projected(density, self.pca_dim, self.random_state, self.whiten)
         return density
 
     def _store_attributes(self, X, streamed=False):
         self._store_estimator()
         self._store_flow_attributes()
         single = self._densities[0]
-        if self.classes_ is None and self.pca_dim is None and self.kind in ("gaussian",
-                                                                            "diagonal"):
+        if (self.classes_ is None and self.pca_dim is None and not self.whiten
+                and self.kind in ("gaussian", "diagonal")):
             self.covariance_ = single.covariance
         if self.kind == "sparse_support" and self.classes_ is None:
             self.support_marginals_, self.support_pairwise_ = single.marginals, single.pairwise
@@ -635,8 +652,16 @@ CODES_PER_COMPONENT = 5
 #: (see the guide on choosing a prior).
 MIXTURE_COMPONENTS = 30
 
+#: ``reg_covar`` of a default mixture on whitened codes, a fraction of the
+#: codes' own covariance. On the codes of 64 spectral atoms of MNIST digits
+#: (30 components, three draws of 1,000), 1e-3 drew the most recognisable
+#: samples: 0.851 confident against 0.845 with 1e-2 and 0.825 for the same
+#: mixture on raw codes with an absolute 1e-6.
+WHITENED_REG_COVAR = 1e-3
 
-def mixture_prior(y, codes_shape, *, n_components=MIXTURE_COMPONENTS, pca_dim=None):
+
+def mixture_prior(y, codes_shape, *, n_components=MIXTURE_COMPONENTS, pca_dim=None,
+                  whiten=False):
     """The Gaussian-mixture prior a model uses by default, sized to its training codes.
 
     Parameters
@@ -650,6 +675,9 @@ def mixture_prior(y, codes_shape, *, n_components=MIXTURE_COMPONENTS, pca_dim=No
         Components per mixture when the data allow it.
     pca_dim : int or None, default=None
         Passed to :class:`CoefficientPrior`.
+    whiten : bool, default=False
+        Fit on whitened codes with ``reg_covar=WHITENED_REG_COVAR``
+        (relative to the codes' covariance) instead of the absolute 1e-6.
 
     Returns
     -------
@@ -664,4 +692,7 @@ def mixture_prior(y, codes_shape, *, n_components=MIXTURE_COMPONENTS, pca_dim=No
         dimension = width if pca_dim is None else min(width, pca_dim)
         per_component = max(CODES_PER_COMPONENT, dimension)
         n_components = max(1, min(n_components, smallest // per_component))
+    if whiten:
+        return CoefficientPrior("gmm", n_components=n_components, pca_dim=pca_dim, whiten=True,
+                                reg_covar=WHITENED_REG_COVAR)
     return CoefficientPrior("gmm", n_components=n_components, pca_dim=pca_dim)

@@ -351,7 +351,7 @@ class SpectralDictionary(BaseDictionaryModel):
         return self
 
     def _default_prior(self, y=None, codes_shape=None):
-        return mixture_prior(y, codes_shape)
+        return mixture_prior(y, codes_shape, whiten=True)
 
     def _effective_batch_size(self, n_samples):
         # Small data sets (or chunks): smaller batches, so training still moves.

@@ -148,6 +148,43 @@ def test_pca_dim_fits_a_low_rank_density(codes):
     np.testing.assert_allclose(means[0], wide.mean(0), atol=1e-10)
 
 
+@pytest.mark.parametrize("pca_dim", [None, 2])
+def test_whitening_keeps_the_density_of_the_codes(codes, pca_dim):
+    # Without regularisation the whitened fit is the same density: equal
+    # scores (the Jacobian is included) and the mixture mapped back.
+    scaled = codes * [1.0, 100.0, 0.01]
+    plain = CoefficientPrior("gaussian", reg_covar=0.0, pca_dim=pca_dim).fit(scaled)
+    white = CoefficientPrior("gaussian", reg_covar=0.0, pca_dim=pca_dim, whiten=True).fit(scaled)
+    np.testing.assert_allclose(white.score_samples(scaled[:20]), plain.score_samples(scaled[:20]),
+                               rtol=1e-9)
+    gmm = CoefficientPrior("gmm", n_components=3, whiten=True, random_state=0).fit(scaled)
+    weights, means, covariances = gmm.get_mixture()
+    expected = np.log(sum(w * multivariate_normal(m, c).pdf(scaled[:20])
+                          for w, m, c in zip(weights, means, covariances)))
+    np.testing.assert_allclose(gmm.score_samples(scaled[:20]), expected, rtol=1e-9)
+    draws = gmm.sample(5000, random_state=1)
+    np.testing.assert_allclose(draws.std(0) / scaled.std(0), 1.0, atol=0.1)
+
+
+def test_whitened_reg_covar_is_relative_to_the_codes(codes):
+    # Codes scaled by 1e3: an absolute reg_covar of 1e-2 is nothing to them,
+    # a relative one adds 1 % of their covariance either way.
+    for scale in (1.0, 1e3):
+        prior = CoefficientPrior("gaussian", whiten=True, reg_covar=1e-2).fit(codes * scale)
+        _, _, covariances = prior.get_mixture()
+        # PCA's variances are unbiased, the fitted covariance is not.
+        expected = np.cov(codes.T, bias=True) + 1e-2 * np.cov(codes.T)
+        np.testing.assert_allclose(covariances[0], expected * scale**2, rtol=1e-9)
+
+
+def test_whitening_constant_codes_stays_finite():
+    X = np.zeros((50, 4))
+    X[:, 0] = np.random.RandomState(0).randn(50)
+    prior = CoefficientPrior("gmm", n_components=2, whiten=True, random_state=0).fit(X)
+    assert np.isfinite(prior.sample(10, random_state=0)).all()
+    assert np.isfinite(prior.score_samples(X[:5])).all()
+
+
 def test_sparse_support_prior_draws_sparse_codes_with_supports():
     rng = np.random.RandomState(0)
     codes = np.zeros((400, 12))
@@ -171,6 +208,8 @@ def test_sparse_support_prior_draws_sparse_codes_with_supports():
         CoefficientPrior().fit(codes).sample(2, return_supports=True)
     with pytest.raises(ValueError, match="pca_dim"):
         CoefficientPrior("sparse_support", pca_dim=2).fit(codes)
+    with pytest.raises(ValueError, match="whiten"):
+        CoefficientPrior("sparse_support", whiten=True).fit(codes)
 
 
 def test_more_components_than_codes_warns():

@@ -506,6 +506,22 @@ def test_overlap_power_fits_coefficients_on_the_closest_supports():
     assert weighted[0] < 0.8 * 1 + 0.2 * 5 + 0.2
 
 
+def test_overlap_power_reaches_the_coefficient_model(digits):
+    model = SparseSupportMRF(n_atoms=32, n_nonzero_coefs=4, max_iter=2, random_state=0)
+    model.fit(digits[:300])
+    assert model.prior_.overlap_power == 2.0
+    weighted, supports = model.sample(20, random_state=1, return_supports=True)
+    model.set_params(overlap_power=0.0).fit(digits[:300])
+    pooled, pooled_supports = model.sample(20, random_state=1, return_supports=True)
+    # Same dictionary and supports (the power only enters the EM), other coefficients.
+    np.testing.assert_array_equal(supports, pooled_supports)
+    assert not np.allclose(weighted, pooled)
+    # A sampler saved before the weighting existed pools the images alike.
+    density = model.prior_._densities[0]
+    del density.overlap_power
+    np.testing.assert_allclose(model.sample(20, random_state=1), pooled)
+
+
 def test_em_beyond_62_coordinates_is_permutation_equivariant():
     rng = np.random.RandomState(1)
     X = rng.standard_normal((300, 70)) @ rng.standard_normal((70, 70)) * 0.1

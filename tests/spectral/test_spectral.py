@@ -16,7 +16,7 @@ from sklearn.model_selection import GridSearchCV
 
 from skspectral import CoefficientPrior, SpectralDictionary
 from skspectral.pipeline import make_pipeline
-from skspectral.prior._estimator import MIXTURE_COMPONENTS
+from skspectral.prior._estimator import MIXTURE_COMPONENTS, WHITENED_REG_COVAR
 from skspectral.spectral import _atoms
 from skspectral.spectral import _ridge as kernels
 
@@ -577,6 +577,8 @@ def test_default_prior_is_a_mixture_sized_to_the_codes(digits):
     model = SpectralDictionary(n_atoms=16, max_iter=2, random_state=0)
     assert model.fit(np.tile(digits, (2, 1))).prior_.n_components == MIXTURE_COMPONENTS
     assert model.prior_.kind == "gmm"
+    # On whitened codes, regularised relative to their covariance.
+    assert (model.prior_.whiten, model.prior_.reg_covar) == (True, WHITENED_REG_COVAR)
     assert model.fit(digits).prior_.n_components == len(digits) // 16
     assert model.fit(digits, y).prior_.n_components == np.bincount(y).min() // 16
     assert model.fit(digits[:20]).prior_.n_components == 1

@@ -92,14 +92,12 @@ class SparseSupportMRF(BaseDictionaryModel):
     em_max_iter : int, default=10
         Maximum EM iterations per drawn support.
     overlap_power : float >= 0, default=2.0
-        How the coefficient model given a drawn support weighs the training
-        codes it is fitted on: a training code
-        counts ``(number of signed atoms it shares with the support) **
-        overlap_power`` times in EM. ``0`` pools every code that shares an
-        atom alike, as in Vaksman & Elad; larger values fit the coefficients
-        mostly on the codes whose supports resemble the drawn one, which
-        makes draws more typical of their class and closer to training
-        images (see the sparse-model guide for measurements).
+        Weight of each training image in the coefficient EM of a drawn
+        support: ``(signed atoms it shares with the support) **
+        overlap_power``. 0 is the paper's pooled EM; larger powers draw
+        digits more typical of their class and nearer to training images
+        (on MNIST, 2 keeps unconditional draws as far from the training
+        images as they are from each other; see the user guide).
     smoothing : float in (0, 1], default=0.05
         Weight of the independence model mixed into the pair marginals:
         ``P(i, j) = (1 - s) c_ij / N + s P(i) P(j)``, where ``c_ij`` counts

@@ -19,7 +19,7 @@ from ..base import (
     draw_labels,
     start_dask_fit,
 )
-from ._densities import DENSITIES, Moments, Projected
+from ._densities import DENSITIES, GaussianDensity, Moments, Projected
 from ._flow import FLOW_ATTRIBUTES, FLOWS, check_hidden_features
 from ._support import statistics_of_codes
 
@@ -443,16 +443,14 @@ class CoefficientPrior(
         return self
 
     def _check_kind_options(self):
-        if self.pca_dim is not None and self.kind == "sparse_support":
-            raise ValueError(
-                "The 'pca_dim' parameter cannot be used with kind='sparse_support', whose "
-                "density lives on the sparse codes themselves; use pca_dim=None."
-            )
-        if self.whiten and self.kind == "sparse_support":
-            raise ValueError(
-                "The 'whiten' parameter cannot be used with kind='sparse_support', whose "
-                "density lives on the sparse codes themselves; use whiten=False."
-            )
+        if self.kind == "sparse_support":
+            # Options that re-project the codes; the support density needs them sparse.
+            for name, off in (("pca_dim", None), ("whiten", False)):
+                if getattr(self, name) != off:
+                    raise ValueError(
+                        f"The {name!r} parameter cannot be used with kind='sparse_support', "
+                        f"whose density lives on the sparse codes themselves; use {name}={off}."
+                    )
         if self.kind == "flow":
             check_hidden_features(self.hidden_features)
 
@@ -466,8 +464,7 @@ class CoefficientPrior(
         self._store_estimator()
         self._store_flow_attributes()
         single = self._densities[0]
-        if (self.classes_ is None and self.pca_dim is None and not self.whiten
-                and self.kind in ("gaussian", "diagonal")):
+        if self.classes_ is None and isinstance(single, GaussianDensity):
             self.covariance_ = single.covariance
         if self.kind == "sparse_support" and self.classes_ is None:
             self.support_marginals_, self.support_pairwise_ = single.marginals, single.pairwise
@@ -692,7 +689,5 @@ def mixture_prior(y, codes_shape, *, n_components=MIXTURE_COMPONENTS, pca_dim=No
         dimension = width if pca_dim is None else min(width, pca_dim)
         per_component = max(CODES_PER_COMPONENT, dimension)
         n_components = max(1, min(n_components, smallest // per_component))
-    if whiten:
-        return CoefficientPrior("gmm", n_components=n_components, pca_dim=pca_dim, whiten=True,
-                                reg_covar=WHITENED_REG_COVAR)
-    return CoefficientPrior("gmm", n_components=n_components, pca_dim=pca_dim)
+    relative = {"whiten": True, "reg_covar": WHITENED_REG_COVAR} if whiten else {}
+    return CoefficientPrior("gmm", n_components=n_components, pca_dim=pca_dim, **relative)

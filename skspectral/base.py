@@ -138,7 +138,7 @@ def check_labels(y, n_samples, min_count=2):
     if counts.min() < min_count:
         raise ValueError(
             f"Each class in y needs at least {min_count} samples to fit its density; class "
-            f"{classes[np.argmin(counts)]!r} has {counts.min()}."
+            f"{classes.tolist()[np.argmin(counts)]!r} has {counts.min()}."
         )
     return y, classes, counts
 

@@ -459,8 +459,11 @@ class Projected:
     def fit(self, X):
         width = X.shape[1] if self.n_dims is None else self.n_dims
         n_dims = max(1, min(width, X.shape[0] - 1, X.shape[1]))
-        self.pca = PCA(n_components=n_dims, whiten=self.whiten,
-                       random_state=self.random_state).fit(X)
+        # Codes without spread make PCA's explained-variance ratios 0 / 0; the
+        # ratios are not used, so that warning would only alarm.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.pca = PCA(n_components=n_dims, whiten=self.whiten,
+                           random_state=self.random_state).fit(X)
         if self.whiten:
             # Directions without spread would be divided by zero: give them a
             # tiny scale instead (their coordinates are 0 for every code).

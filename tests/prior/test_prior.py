@@ -1,3 +1,4 @@
+import warnings
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
@@ -126,7 +127,7 @@ def test_class_conditional_prior_samples_each_class():
 
 
 @pytest.mark.parametrize("y, match", [
-    (np.r_[np.zeros(99), 1.0], "at least 2 samples"),
+    (np.r_[np.zeros(99), 1.0], r"at least 2 samples.*class 1\.0 has 1\."),
     (np.r_[np.zeros(99), np.nan], "NaN"),
     (np.zeros(50), "one label per sample"),
 ])
@@ -183,6 +184,17 @@ def test_whitening_constant_codes_stays_finite():
     prior = CoefficientPrior("gmm", n_components=2, whiten=True, random_state=0).fit(X)
     assert np.isfinite(prior.sample(10, random_state=0)).all()
     assert np.isfinite(prior.score_samples(X[:5])).all()
+
+
+@pytest.mark.parametrize("whiten", [False, True])
+def test_codes_without_spread_fit_quietly(whiten):
+    # Every code equal: the density is a point, and fitting it warns of nothing.
+    X = np.ones((20, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        prior = CoefficientPrior("gaussian", pca_dim=2, whiten=whiten).fit(X)
+    # (reg_covar keeps a spread of about 1e-3.)
+    np.testing.assert_allclose(prior.sample(3, random_state=0), 1.0, atol=1e-2)
 
 
 def test_sparse_support_prior_draws_sparse_codes_with_supports():

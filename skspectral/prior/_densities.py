@@ -369,6 +369,7 @@ class SparseSupportDensity:
         self.n_gibbs_sweeps = prior.n_gibbs_sweeps
         self.em_max_iter = prior.em_max_iter
         self.overlap_power = prior.overlap_power
+        self.coefficient_model = prior.coefficient_model
 
     def fit(self, X):
         self.statistics = _support.SupportStatistics(X.shape[1])
@@ -383,7 +384,8 @@ class SparseSupportDensity:
         k = int(max(1, np.count_nonzero(X, axis=1).max()))
         self.n_nonzero_coefs = max(self.n_nonzero_coefs, k)
         self.statistics.update(*_support.dense_to_compact(X, k))
-        self.marginals, self.pairwise, self.sampler = self.statistics.sampler(self.smoothing)
+        self.marginals, self.pairwise, self.sampler = self.statistics.sampler(
+            self.smoothing, getattr(self, "coefficient_model", "em"))
         self.estimator = None
         return self
 
@@ -418,6 +420,8 @@ class SparseSupportDensity:
             chain_start=getattr(self, "chain_start", "sequential"),
             # Samplers saved before the weighting pooled all images alike.
             overlap_power=getattr(self, "overlap_power", 0.0),
+            # Samplers saved before the regressions fitted Gaussians by EM.
+            coefficient_model=getattr(self, "coefficient_model", "em"),
         )
 
     def sample(self, n, rng):

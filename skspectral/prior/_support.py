@@ -18,6 +18,7 @@ Markov network
 
 import numpy as np
 from scipy import sparse
+from sklearn.linear_model import RidgeCV
 
 from .._backend import run_in_chunks
 from ._gibbs import gibbs_supports, support_coefficients
@@ -27,6 +28,14 @@ from ._gibbs import gibbs_supports, support_coefficients
 MAX_CHAINS = 128
 #: Re-draws of a coefficient vector until it is positive.
 N_POSITIVE_TRIES = 20
+#: Ridge penalties searched, by generalized cross-validation, for every
+#: signed atom's regression of its magnitude on the other atoms present.
+REGRESSION_ALPHAS = np.logspace(-1, 3, 9)
+#: Atoms used fewer times than this keep their mean magnitude (no regression).
+MIN_REGRESSION_USES = 5
+#: Rows of supports whose coefficients are drawn at once (bounds the
+#: ``(rows, k, k)`` table of pair effects).
+REGRESSION_BLOCK = 8192
 
 
 def signed_supports(atoms, values, counts, n_atoms):
@@ -108,7 +117,7 @@ class SupportStatistics:
     def marginals(self, smoothing):
         return smoothed_marginals(self.n, self.counts, self.pair_counts, smoothing)
 
-    def sampler(self, smoothing):
+    def sampler(self, smoothing, coefficient_model="em"):
         """``(marginals, pairwise, sampler)`` as :func:`build_sampler` returns them."""
         n_signed = 2 * self.n_atoms
         signed, magnitudes = self.training_codes()
@@ -121,6 +130,9 @@ class SupportStatistics:
             "magnitudes": magnitudes, "inv_ptr": inv_ptr, "inv_img": inv_img,
             "atom_mean": atom_mean, "atom_var": atom_var,
         }
+        if coefficient_model == "regression":
+            sampler["regression"] = fit_coefficient_regression(
+                signed, magnitudes, n_signed, atom_mean, atom_var)
         return marginals, pairwise, sampler
 
 
@@ -241,31 +253,97 @@ def draw_coefficients(supports, model, em_max_iter, rng, overlap_power=0.0):
     return coef
 
 
-def build_sampler(atoms, values, counts, n_atoms, smoothing):
+def fit_coefficient_regression(signed, magnitudes, n_signed, atom_mean, atom_var):
+    """Per signed atom, a ridge regression of its magnitude on the atoms beside it.
+
+    Row ``j`` of ``weights`` says how much the presence of each other signed
+    atom moves the magnitude of atom ``j`` (the diagonal is 0); the penalty
+    of each regression is chosen by generalized cross-validation among
+    :data:`REGRESSION_ALPHAS`. ``scales`` are the residuals' standard
+    deviations. Atoms used fewer than :data:`MIN_REGRESSION_USES` times keep
+    their mean magnitude and spread (``atom_mean``, ``atom_var``).
+    """
+    presence = _indicator(signed, n_signed)
+    rows, slots = np.nonzero(signed >= 0)
+    atom, magnitude = signed[rows, slots], magnitudes[rows, slots]
+    order = np.argsort(atom, kind="stable")
+    bounds = np.searchsorted(atom[order], np.arange(n_signed + 1))
+    weights = np.zeros((n_signed, n_signed))
+    intercepts, scales = atom_mean.copy(), np.sqrt(atom_var)
+    floor = 1e-6 * float(np.sqrt(np.mean(atom_var)))
+    for j in range(n_signed):
+        uses = order[bounds[j]:bounds[j + 1]]
+        if uses.size < MIN_REGRESSION_USES:
+            continue
+        # Atom j's own column is 1 in every row: the intercept absorbs it.
+        context, target = presence[rows[uses]], magnitude[uses]
+        ridge = RidgeCV(alphas=REGRESSION_ALPHAS).fit(context, target)
+        weights[j], intercepts[j] = ridge.coef_, ridge.intercept_
+        weights[j, j] = 0.0
+        scales[j] = max(float(np.std(target - ridge.predict(context))), floor)
+    return {"weights": weights, "intercepts": intercepts, "scales": scales}
+
+
+def draw_regression_coefficients(supports, regression, rng):
+    """Magnitudes ``(n, k)`` of drawn supports from :func:`fit_coefficient_regression`.
+
+    Each slot's magnitude is Gaussian around its atom's intercept plus the
+    weights of the other atoms present; it is re-drawn (up to
+    :data:`N_POSITIVE_TRIES` times) until positive and set to 0 if the last
+    draw is not. Empty slots (``-1``) get 0.
+    """
+    n, k = supports.shape
+    normals = rng.standard_normal((n, N_POSITIVE_TRIES, k))
+    coef = np.zeros((n, k))
+    for start in range(0, n, REGRESSION_BLOCK):
+        block = slice(start, start + REGRESSION_BLOCK)
+        present = supports[block] >= 0
+        atoms = np.where(present, supports[block], 0)
+        effects = regression["weights"][atoms[:, :, None], atoms[:, None, :]]
+        mean = regression["intercepts"][atoms] + (effects * present[:, None, :]).sum(axis=2)
+        scale = regression["scales"][atoms]
+        draw = np.full(mean.shape, -1.0)
+        for t in range(N_POSITIVE_TRIES):
+            retry = draw <= 0
+            draw[retry] = (mean + scale * normals[block, t])[retry]
+        coef[block] = np.where(present, np.maximum(draw, 0.0), 0.0)
+    return coef
+
+
+def build_sampler(atoms, values, counts, n_atoms, smoothing, coefficient_model="em"):
     """Fit the support model on compact codes.
 
     Returns ``(marginals, pairwise, sampler)`` where ``sampler`` holds, in the
     compact form the kernels read, the log-potentials, the training supports
-    and magnitudes, the inverted index and per-atom coefficient statistics.
+    and magnitudes, the inverted index and per-atom coefficient statistics
+    (and, for ``coefficient_model="regression"``, the fitted regressions).
     """
-    return SupportStatistics(n_atoms).update(atoms, values, counts).sampler(smoothing)
+    statistics = SupportStatistics(n_atoms).update(atoms, values, counts)
+    return statistics.sampler(smoothing, coefficient_model)
 
 
 def sample_codes(sampler, n_atoms, k, n_samples, burn_in, thin, em_max_iter, rng,
-                 dtype=np.float64, chain_start="data", overlap_power=0.0):
+                 dtype=np.float64, chain_start="data", overlap_power=0.0,
+                 coefficient_model="em"):
     """Dense signed codes ``(n_samples, n_atoms)`` and the drawn supports.
 
     ``chain_start="data"`` starts one chain per sample from a training
     support; ``"sequential"`` runs shared chains from sequential draws.
-    ``overlap_power`` weighs the training images in the coefficient EM
-    (see :func:`draw_coefficients`).
+    ``coefficient_model="em"`` fits a Gaussian per drawn support by EM, with
+    ``overlap_power`` weighing the training images (see
+    :func:`draw_coefficients`); ``"regression"`` draws them from the
+    per-atom regressions of the sampler (see
+    :func:`draw_regression_coefficients`).
     """
     starts = None
     if chain_start == "data":
         starts = training_starts(sampler["signed"], k, n_samples, rng)
     supports = draw_supports(sampler["log_unary"], sampler["log_pair"], n_atoms, k, n_samples,
                              burn_in, thin, rng, starts)
-    coef = draw_coefficients(supports, sampler, em_max_iter, rng, overlap_power)
+    if coefficient_model == "regression":
+        coef = draw_regression_coefficients(supports, sampler["regression"], rng)
+    else:
+        coef = draw_coefficients(supports, sampler, em_max_iter, rng, overlap_power)
     codes = np.zeros((n_samples, n_atoms), dtype=dtype)
     rows = np.repeat(np.arange(n_samples), supports.shape[1])
     atom = (supports % n_atoms).ravel()

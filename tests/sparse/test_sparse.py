@@ -522,6 +522,68 @@ def test_overlap_power_reaches_the_coefficient_model(digits):
     np.testing.assert_allclose(model.sample(20, random_state=1), pooled)
 
 
+def test_regression_draws_magnitudes_from_the_whole_support():
+    # Atom 0 has magnitude ~1 beside atom 1 and ~5 beside atom 2.
+    rng = np.random.RandomState(0)
+    codes = np.zeros((60, 4))
+    codes[:30, 0], codes[:30, 1] = 1 + 0.1 * rng.randn(30), 2 + 0.1 * rng.randn(30)
+    codes[30:, 0], codes[30:, 2] = 5 + 0.1 * rng.randn(30), 1 + 0.1 * rng.randn(30)
+    _, _, sampler = _support.build_sampler(*_support.dense_to_compact(codes, 2), 4,
+                                           smoothing=1.0, coefficient_model="regression")
+    regression = sampler["regression"]
+    assert np.all(np.diag(regression["weights"]) == 0)
+    supports = np.repeat([[0, 1], [0, 2], [1, -1]], 500, axis=0)
+    coef = _support.draw_regression_coefficients(supports, regression, np.random.RandomState(1))
+    beside_1, beside_2, alone = coef[:500], coef[500:1000], coef[1000:]
+    np.testing.assert_allclose(beside_1.mean(axis=0), [1, 2], atol=0.1)
+    np.testing.assert_allclose(beside_2.mean(axis=0), [5, 1], atol=0.1)
+    # The residual spread is the groups' own (0.1), not the pooled one (2).
+    assert beside_2[:, 0].std() < 0.2
+    # An empty slot draws nothing; magnitudes are never negative.
+    np.testing.assert_array_equal(alone[:, 1], 0.0)
+    assert coef.min() >= 0.0
+
+
+def test_regression_draws_are_bounded_in_blocks(monkeypatch):
+    codes = np.abs(np.random.RandomState(0).randn(50, 6)) * (np.arange(6) < 3)
+    _, _, sampler = _support.build_sampler(*_support.dense_to_compact(codes, 3), 6,
+                                           smoothing=1.0, coefficient_model="regression")
+    supports = np.tile([0, 1, 2], (25, 1))
+    whole = _support.draw_regression_coefficients(supports, sampler["regression"],
+                                                  np.random.RandomState(0))
+    monkeypatch.setattr(_support, "REGRESSION_BLOCK", 7)
+    blocked = _support.draw_regression_coefficients(supports, sampler["regression"],
+                                                    np.random.RandomState(0))
+    np.testing.assert_allclose(blocked, whole)
+
+
+@pytest.mark.parametrize("y", [None, "classes"])
+def test_coefficient_model_reaches_the_sampler(digits, y):
+    labels = None if y is None else np.arange(300) % 3
+    model = SparseSupportMRF(n_atoms=32, n_nonzero_coefs=4, max_iter=2, random_state=0)
+    em, em_supports = model.fit(digits[:300], labels).sample(
+        30, y=None if y is None else 1, random_state=1, return_supports=True)
+    model.set_params(coefficient_model="regression").fit(digits[:300], labels)
+    assert model.prior_.coefficient_model == "regression"
+    assert all("regression" in d.sampler for d in model.prior_._densities)
+    drawn, supports = model.sample(30, y=None if y is None else 1, random_state=1,
+                                   return_supports=True)
+    # The same supports (the model only draws the magnitudes), other images.
+    np.testing.assert_array_equal(supports, em_supports)
+    assert not np.allclose(drawn, em)
+    # Every drawn code uses its support's signed atoms with their signs.
+    codes = model.prior_.sample(30, y=None if y is None else 1, random_state=1)
+    atoms = supports % 32
+    signs = np.where(supports >= 32, -1.0, 1.0)
+    picked = np.take_along_axis(codes, atoms, axis=1)
+    assert np.all(picked * signs >= 0)
+    # A sampler saved before the option existed draws by EM.
+    for density in model.prior_._densities:
+        del density.coefficient_model
+    np.testing.assert_allclose(
+        model.sample(30, y=None if y is None else 1, random_state=1), em)
+
+
 def test_em_beyond_62_coordinates_is_permutation_equivariant():
     rng = np.random.RandomState(1)
     X = rng.standard_normal((300, 70)) @ rng.standard_normal((70, 70)) * 0.1

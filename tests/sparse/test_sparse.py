@@ -584,6 +584,17 @@ def test_coefficient_model_reaches_the_sampler(digits, y):
         model.sample(30, y=None if y is None else 1, random_state=1), em)
 
 
+def test_regression_prior_streamed_equals_fitted(digits):
+    codes = SparseSupportMRF(n_atoms=32, n_nonzero_coefs=4, max_iter=2,
+                             random_state=0).fit(digits[:400]).transform(digits[:400])
+    streamed = CoefficientPrior("sparse_support", coefficient_model="regression")
+    for chunk in np.array_split(codes, 4):
+        streamed.partial_fit(chunk)
+    fitted = CoefficientPrior("sparse_support", coefficient_model="regression").fit(codes)
+    np.testing.assert_allclose(streamed.sample(50, random_state=0),
+                               fitted.sample(50, random_state=0))
+
+
 def test_em_beyond_62_coordinates_is_permutation_equivariant():
     rng = np.random.RandomState(1)
     X = rng.standard_normal((300, 70)) @ rng.standard_normal((70, 70)) * 0.1

@@ -92,7 +92,7 @@ def _tracker(metric, unit):
 
 
 class MNISTQuality:
-    """3 x 1,000 samples of models fitted on 10,000 MNIST digits, judged by an MLP of 30,000 others."""
+    """16 x 1,000 samples of models fitted on 10,000 MNIST digits, judged by an MLP of 30,000 others."""
 
     params = list(MNIST_SYSTEMS)
     param_names = ["system"]

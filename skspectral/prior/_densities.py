@@ -412,7 +412,7 @@ class SparseSupportDensity:
     def mixture(self):
         return None  # not a Gaussian mixture
 
-    def sample_supports(self, n, rng):
+    def sample_supports(self, n, rng, guide=None):
         return _support.sample_codes(
             self.sampler, self.n_atoms, self.n_nonzero_coefs, n, self.burn_in,
             self.n_gibbs_sweeps, self.em_max_iter, rng,
@@ -422,10 +422,11 @@ class SparseSupportDensity:
             overlap_power=getattr(self, "overlap_power", 0.0),
             # Samplers saved before the regressions fitted Gaussians by EM.
             coefficient_model=getattr(self, "coefficient_model", "em"),
+            guide=guide,
         )
 
-    def sample(self, n, rng):
-        return self.sample_supports(n, rng)[0]
+    def sample(self, n, rng, guide=None):
+        return self.sample_supports(n, rng, guide)[0]
 
     def score_samples(self, X):
         raise ValueError(

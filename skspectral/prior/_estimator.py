@@ -21,7 +21,7 @@ from ..base import (
 )
 from ._densities import DENSITIES, GaussianDensity, Moments, Projected
 from ._flow import FLOW_ATTRIBUTES, FLOWS, check_hidden_features
-from ._support import statistics_of_codes
+from ._support import Guide, fit_support_classifier, statistics_of_codes
 
 
 class CoefficientPrior(
@@ -120,6 +120,15 @@ class CoefficientPrior(
         depends on the whole support rather than on the codes sharing some of
         it; on MNIST this draws digits more faithful to their class (see the
         sparse-model guide).
+    class_guidance : float >= 0, default=8.0
+        Strength of class guidance for draws of a class-conditional prior
+        (``"sparse_support"`` fitted with ``y`` only): a drawn support of
+        class ``c`` is kept with probability ``p(c | support) **
+        class_guidance`` and re-drawn otherwise, where ``p`` is a logistic
+        regression of the class on the support's signed atoms fitted on the
+        training codes of all classes (``support_classifier_``). Larger
+        values draw supports more typical of their class; ``0`` draws from
+        the class's Markov network alone, as in Vaksman & Elad.
     smoothing : float in (0, 1], default=0.05
         Weight of the independence model mixed into the support pair
         marginals (``"sparse_support"`` only; see
@@ -184,6 +193,14 @@ class CoefficientPrior(
     support_marginals_, support_pairwise_ : ndarray
         ``"sparse_support"`` only: smoothed inclusion probability of every
         signed atom and of every pair, over all training codes.
+    support_classifier_ : sklearn.linear_model.LogisticRegression or None
+        ``"sparse_support"`` fitted with ``y`` and ``class_guidance > 0``
+        only (None otherwise, and while a stream has given codes of fewer
+        than two classes): the classifier of a support's class behind class
+        guidance, on the indicators of the ``2 * n_features`` signed atoms
+        (atom ``j`` with a positive coefficient is feature ``j``, with a
+        negative one ``n_features + j``); its classes are positions in
+        ``classes_``.
     n_iter_ : int or list of int
         ``"flow"`` only: epochs run by the last ``fit`` or ``partial_fit``
         call; a list, one per class, when fitted with ``y`` (these
@@ -258,6 +275,7 @@ class CoefficientPrior(
         "smoothing": [Interval(Real, 0, 1, closed="right")],
         "overlap_power": [Interval(Real, 0, None, closed="left")],
         "coefficient_model": [StrOptions({"em", "regression"})],
+        "class_guidance": [Interval(Real, 0, None, closed="left")],
         "flow_type": [StrOptions(set(FLOWS))],
         "n_transforms": [Interval(Integral, 1, None, closed="left")],
         "hidden_features": [tuple, list],
@@ -289,6 +307,7 @@ class CoefficientPrior(
         em_max_iter=10,
         overlap_power=2.0,
         coefficient_model="em",
+        class_guidance=8.0,
         smoothing=0.05,
         flow_type="maf",
         n_transforms=6,
@@ -317,6 +336,7 @@ class CoefficientPrior(
         self.em_max_iter = em_max_iter
         self.overlap_power = overlap_power
         self.coefficient_model = coefficient_model
+        self.class_guidance = class_guidance
         self.smoothing = smoothing
         self.flow_type = flow_type
         self.n_transforms = n_transforms
@@ -482,6 +502,7 @@ class CoefficientPrior(
             self.covariance_ = single.covariance
         if self.kind == "sparse_support" and self.classes_ is None:
             self.support_marginals_, self.support_pairwise_ = single.marginals, single.pairwise
+            self.support_classifier_ = None
         elif self.kind == "sparse_support":
             # Per-class densities hold per-class statistics; these are of all codes.
             stats = self._support_stats if streamed else None
@@ -489,6 +510,27 @@ class CoefficientPrior(
             self.support_marginals_, self.support_pairwise_ = self._support_stats.marginals(
                 self.smoothing
             )
+            self.support_classifier_ = self._fit_support_classifier()
+        else:
+            self.__dict__.pop("support_classifier_", None)
+
+    def _fit_support_classifier(self):
+        # Fitted on the supports the class densities keep, so that a stream
+        # refits it on all codes seen and ends with the classifier of fit.
+        fitted = self._fitted_densities()
+        if self.class_guidance == 0 or fitted.size < 2:
+            return None
+        signed = {int(i): self._densities[i].sampler["signed"] for i in fitted}
+        return fit_support_classifier(signed, 2 * self.n_features_in_)
+
+    def _guide(self, label):
+        """The :class:`Guide` of draws of class ``label`` (None when unguided)."""
+        classifier = getattr(self, "support_classifier_", None)
+        if classifier is None or label is None or self.class_guidance == 0:
+            return None
+        index = int(np.flatnonzero(self.classes_ == label)[0])
+        column = int(np.flatnonzero(classifier.classes_ == index)[0])
+        return Guide(classifier, column, float(self.class_guidance))
 
     def _store_flow_attributes(self):
         # A refit with another kind drops the training record of a flow.
@@ -604,18 +646,22 @@ class CoefficientPrior(
                              type(self).__name__)
         self._check_classes_seen(labels)
         if labels is None:
-            groups = [(slice(None), n_samples, self._densities[0])]
+            groups = [(slice(None), n_samples, self._densities[0], None)]
         else:
-            groups = [(idx, idx.size, density) for idx, density in
-                      zip((np.flatnonzero(labels == c) for c in self.classes_), self._densities)]
+            groups = [(idx, idx.size, density, c) for idx, density, c in
+                      zip((np.flatnonzero(labels == c) for c in self.classes_), self._densities,
+                          self.classes_)]
         codes = np.empty((n_samples, self.n_features_in_))
         supports = []
-        for idx, count, density in groups:
+        for idx, count, density, label in groups:
             if not count:
                 continue
+            guide = self._guide(label) if self.kind == "sparse_support" else None
             if return_supports:
-                values, drawn = density.sample_supports(count, rng)
+                values, drawn = density.sample_supports(count, rng, guide)
                 supports.append((idx, drawn))
+            elif guide is not None:
+                values = density.sample(count, rng, guide)
             else:
                 values = density.sample(count, rng)
             codes[idx] = values

@@ -106,6 +106,17 @@ class SparseSupportMRF(BaseDictionaryModel):
         once on the training codes. On MNIST with labels it labels more
         draws as the class asked for, with draws nearer to training images
         (see the user guide).
+    class_guidance : float >= 0, default=8.0
+        For a model fitted with ``y``: a drawn support of class ``c`` is kept
+        with probability ``p(c | support) ** class_guidance`` and re-drawn
+        otherwise, where ``p`` is a logistic regression of the class on the
+        support's signed atoms, fitted on the training codes
+        (``prior_.support_classifier_``). It draws supports more typical of
+        their class: on MNIST it raises the share of draws labelled as the
+        class asked for from 0.89 to 0.97, as far from the training images
+        (see the user guide). ``0``
+        samples each class's Markov network alone, as in the paper. No
+        effect without labels.
     smoothing : float in (0, 1], default=0.05
         Weight of the independence model mixed into the pair marginals:
         ``P(i, j) = (1 - s) c_ij / N + s P(i) P(j)``, where ``c_ij`` counts
@@ -211,6 +222,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         "smoothing": [Interval(Real, 0, 1, closed="right")],
         "overlap_power": [Interval(Real, 0, None, closed="left")],
         "coefficient_model": [StrOptions({"em", "regression"})],
+        "class_guidance": [Interval(Real, 0, None, closed="left")],
         "clip": ["boolean"],
         "sparse_output": ["boolean"],
         "n_jobs": N_JOBS_CONSTRAINT,
@@ -225,8 +237,8 @@ class SparseSupportMRF(BaseDictionaryModel):
     def __init__(self, n_atoms=256, *, n_nonzero_coefs=10, dictionary=None, max_iter=30,
                  dictionary_update="auto", forget_factor=0.5, chain_start="data", n_gibbs_sweeps=5,
                  burn_in="auto",
-                 em_max_iter=10, overlap_power=2.0, coefficient_model="em", smoothing=0.05,
-                 clip=True,
+                 em_max_iter=10, overlap_power=2.0, coefficient_model="em", class_guidance=8.0,
+                 smoothing=0.05, clip=True,
                  sparse_output=False, n_jobs=None, device="auto", random_state=None,
                  verbose=0):
         self.n_atoms = n_atoms
@@ -241,6 +253,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         self.em_max_iter = em_max_iter
         self.overlap_power = overlap_power
         self.coefficient_model = coefficient_model
+        self.class_guidance = class_guidance
         self.smoothing = smoothing
         self.clip = clip
         self.sparse_output = sparse_output
@@ -320,6 +333,7 @@ class SparseSupportMRF(BaseDictionaryModel):
             n_gibbs_sweeps=self.n_gibbs_sweeps, burn_in=self.burn_in,
             em_max_iter=self.em_max_iter, smoothing=self.smoothing,
             overlap_power=self.overlap_power, coefficient_model=self.coefficient_model,
+            class_guidance=self.class_guidance,
         )
 
     def _prior_updated(self):

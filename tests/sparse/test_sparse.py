@@ -625,3 +625,71 @@ def test_dictionary_of_zeros_is_refused():
         orthogonal_mp_batch(X, D, 3)
     with pytest.raises(ValueError, match="'dictionary' parameter has 10 atom"):
         SparseSupportMRF(dictionary=np.zeros((10, 16)), max_iter=1).fit(X)
+
+
+def _planted_class_codes():
+    """Class "a" uses atoms {0, 1} or {2, 3} alike; class "b" only {2, 3}."""
+    rng = np.random.RandomState(0)
+    codes = np.zeros((200, 6))
+    codes[:50, [0, 1]] = 1 + 0.1 * rng.rand(50, 2)
+    codes[50:, [2, 3]] = 1 + 0.1 * rng.rand(150, 2)
+    return codes, np.array(["a"] * 100 + ["b"] * 100)
+
+
+def _share_of_first_pair(prior):
+    _, supports = prior.sample(2000, y="a", random_state=0, return_supports=True)
+    return np.mean(np.all(np.sort(supports, axis=1) == [0, 1], axis=1))
+
+
+def test_class_guidance_keeps_the_supports_typical_of_their_class():
+    codes, y = _planted_class_codes()
+    prior = CoefficientPrior("sparse_support", smoothing=1e-3, random_state=0)
+    unguided = _share_of_first_pair(prior.set_params(class_guidance=0.0).fit(codes, y))
+    assert prior.support_classifier_ is None
+    guided = _share_of_first_pair(prior.set_params(class_guidance=4.0).fit(codes, y))
+    # {2, 3} is as likely as {0, 1} under class a's own network, but class b
+    # explains it better, so guidance rejects it.
+    assert 0.35 < unguided < 0.65
+    assert guided > 0.9
+    classifier = prior.support_classifier_
+    # Its classes are positions in classes_, whatever the labels' type.
+    assert list(classifier.classes_) == [0, 1]
+    assert list(prior.classes_) == ["a", "b"]
+    # Features are signed atoms: atom j positive is column j.
+    assert classifier.coef_.shape == (1, 12)
+
+
+def test_class_guidance_is_bounded_and_leaves_unconditional_draws_alone():
+    codes, y = _planted_class_codes()
+    # No support has p(a | support) == 1: every round rejects every draw,
+    # and the draw still ends, with supports of the network.
+    prior = CoefficientPrior("sparse_support", class_guidance=1e308, random_state=0)
+    drawn, supports = prior.fit(codes, y).sample(50, y="a", random_state=0,
+                                                 return_supports=True)
+    assert np.isfinite(drawn).all() and supports.min() >= 0
+    unconditional = [CoefficientPrior("sparse_support", class_guidance=g).fit(codes)
+                     for g in (0.0, 4.0)]
+    assert all(p.support_classifier_ is None for p in unconditional)
+    np.testing.assert_array_equal(*(p.sample(30, random_state=0) for p in unconditional))
+
+
+def test_class_guidance_reaches_the_model_and_streams(digits):
+    labels = np.arange(400) % 3
+    model = SparseSupportMRF(n_atoms=32, n_nonzero_coefs=4, max_iter=2, class_guidance=2.0,
+                             random_state=0).fit(digits[:400], labels)
+    assert model.prior_.class_guidance == 2.0
+    assert list(model.prior_.support_classifier_.classes_) == [0, 1, 2]
+    codes = model.transform(digits[:400])
+    streamed = CoefficientPrior("sparse_support", class_guidance=2.0)
+    for rows in np.array_split(np.arange(400), 4):
+        streamed.partial_fit(codes[rows], labels[rows], classes=[0, 1, 2])
+    fitted = CoefficientPrior("sparse_support", class_guidance=2.0).fit(codes, labels)
+    np.testing.assert_allclose(streamed.support_classifier_.coef_,
+                               fitted.support_classifier_.coef_)
+    np.testing.assert_allclose(streamed.sample(60, y=1, random_state=0),
+                               fitted.sample(60, y=1, random_state=0))
+    # A stream that has seen one class has nothing to tell it from: unguided.
+    first = CoefficientPrior("sparse_support").partial_fit(
+        codes[labels == 0], labels[labels == 0], classes=[0, 1, 2])
+    assert first.support_classifier_ is None
+    assert first.sample(5, y=0, random_state=0).shape == (5, 32)

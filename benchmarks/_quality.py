@@ -2,8 +2,8 @@
 
 MNIST: models are fitted on the first 10,000 training images; a classifier
 (an MLP) is trained on training images 30,000-60,000, which no model sees.
-Three sets of 1,000 samples (seeds 0, 1, 2) are judged, and the mean over
-the three is reported, by the share the classifier labels with
+``N_DRAWS`` sets of 1,000 samples (seeds 0, 1, ...) are judged, and the mean
+over the sets is reported, by the share the classifier labels with
 probability >= 0.9, the entropy of its labels (log 10 = 2.30 nats when
 spread evenly), the median distance of a sample to its nearest training
 image over the training images' own nearest-neighbour distance (NN ratio)

@@ -656,14 +656,14 @@ class CoefficientPrior(
         for idx, count, density, label in groups:
             if not count:
                 continue
+            # Only sparse-support densities take a guide.
             guide = self._guide(label) if self.kind == "sparse_support" else None
+            options = {} if guide is None else {"guide": guide}
             if return_supports:
-                values, drawn = density.sample_supports(count, rng, guide)
+                values, drawn = density.sample_supports(count, rng, **options)
                 supports.append((idx, drawn))
-            elif guide is not None:
-                values = density.sample(count, rng, guide)
             else:
-                values = density.sample(count, rng)
+                values = density.sample(count, rng, **options)
             codes[idx] = values
         codes = codes.astype(self._dtype, copy=False)
         return (codes, self._gather_supports(supports, n_samples)) if return_supports else codes

@@ -114,9 +114,8 @@ class SparseSupportMRF(BaseDictionaryModel):
         (``prior_.support_classifier_``). It draws supports more typical of
         their class: on MNIST it raises the share of draws labelled as the
         class asked for from 0.89 to 0.97, as far from the training images
-        (see the user guide). ``0``
-        samples each class's Markov network alone, as in the paper. No
-        effect without labels.
+        (see the user guide). ``0`` samples each class's Markov network
+        alone, as in the paper. No effect without labels.
     smoothing : float in (0, 1], default=0.05
         Weight of the independence model mixed into the pair marginals:
         ``P(i, j) = (1 - s) c_ij / N + s P(i) P(j)``, where ``c_ij`` counts

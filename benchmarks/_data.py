@@ -13,11 +13,21 @@ SHARED_DATA = Path(
 )
 
 
-def mnist(n_samples, subset="train"):
-    """The first ``n_samples`` real MNIST images (flattened, float32 in [0, 1])."""
+def _mnist_bunch(n_samples, subset):
     from skspectral.datasets import fetch_mnist
 
-    return fetch_mnist(data_home=SHARED_DATA, subset=subset, n_samples=n_samples, download_if_missing=False).data
+    return fetch_mnist(data_home=SHARED_DATA, subset=subset, n_samples=n_samples,
+                       download_if_missing=False)
+
+
+def mnist(n_samples, subset="train"):
+    """The first ``n_samples`` real MNIST images (flattened, float32 in [0, 1])."""
+    return _mnist_bunch(n_samples, subset).data
+
+
+def mnist_labels(n_samples, subset="train"):
+    """The digits of :func:`mnist`'s images."""
+    return _mnist_bunch(n_samples, subset).target
 
 
 def cifar10(n_samples, subset="train"):

@@ -14,16 +14,20 @@ Every suite measures skspectral and the peer in the same asv run:
   ``MiniBatchDictionaryLearning`` on 10,000 MNIST images, M = 256, k = 10:
   wall time and held-out OMP error on 2,000 test images.
 * ``SampleSuite``: ``SparseSupportMRF.sample(1000)`` of a model fitted to
-  10,000 MNIST images (M = 256, k = 10).
+  10,000 MNIST images (M = 256, k = 10); with labels, 100 draws per class
+  with the default class guidance and without it (``class_guidance=0``).
 """
 
+import copy
 import time
 
 import numpy as np
 
-from ._data import mnist
+from ._data import mnist, mnist_labels
 
 N_SIGNALS, N_ATOMS, K = 10_000, 512, 10
+#: Labels of a class-conditional draw of 1,000: 100 of each digit.
+PER_CLASS = np.repeat(np.arange(10), 100)
 
 
 def _unit(unit):
@@ -160,7 +164,9 @@ class SampleSuite:
     """SparseSupportMRF.sample(1000), model fitted on 10,000 MNIST images, M=256, k=10.
 
     ``coefficient_model="em"`` (the paper's per-support EM) and
-    ``"regression"`` are both fitted in ``setup_cache``, so one run compares them.
+    ``"regression"`` are both fitted in ``setup_cache``, so one run compares them;
+    so are the class-conditional draws of a model fitted with the labels, guided
+    (the default) and unguided.
     """
 
     timeout = 600
@@ -176,6 +182,11 @@ class SampleSuite:
                                      random_state=0).fit(mnist(10_000))
             model.sample(10, random_state=0)  # compile the sampling kernels
             models[coefficient_model] = model
+        guided = SparseSupportMRF(256, n_nonzero_coefs=K, random_state=0).fit(
+            mnist(10_000), mnist_labels(10_000))
+        unguided = copy.deepcopy(guided)
+        unguided.prior_.set_params(class_guidance=0.0)
+        models["by class"], models["by class, unguided"] = guided, unguided
         return models
 
     def time_sample_1000(self, models):
@@ -183,6 +194,12 @@ class SampleSuite:
 
     def time_sample_1000_regression(self, models):
         models["regression"].sample(1000, random_state=0)
+
+    def time_sample_1000_by_class(self, models):
+        models["by class"].sample(1000, y=PER_CLASS, random_state=0)
+
+    def time_sample_1000_by_class_unguided(self, models):
+        models["by class, unguided"].sample(1000, y=PER_CLASS, random_state=0)
 
     def time_gibbs_supports_1000(self, models):
         from skspectral.prior import _support

@@ -33,11 +33,20 @@ CIFAR_SYSTEMS = {
     "SpectralDictionary(256)": ("spectral256", False),
     "SparseSupportMRF()": ("sparse", False),
     "ConvSparseCoder()": ("conv_rgb", False),
+    "PCA(256) + gaussianized GMM(20)": ("pca_gaussianized", False),
 }
 
 
 def _factory(name):
-    from skspectral import CoefficientPrior, ConvSparseCoder, SparseSupportMRF, SpectralDictionary
+    from sklearn.decomposition import PCA
+
+    from skspectral import (
+        CoefficientPrior,
+        ConvSparseCoder,
+        SparseSupportMRF,
+        SpectralDictionary,
+        make_pipeline,
+    )
 
     factories = {
         "baseline64": lambda: q.SklearnBaseline(64, 20),
@@ -52,6 +61,10 @@ def _factory(name):
         "sparse": lambda: SparseSupportMRF(random_state=0),
         "conv": lambda: ConvSparseCoder(image_shape=q.MNIST_SHAPE, random_state=0),
         "conv_rgb": lambda: ConvSparseCoder(image_shape=q.CIFAR_SHAPE, random_state=0),
+        "pca_gaussianized": lambda: make_pipeline(
+            PCA(256, random_state=0),
+            CoefficientPrior("gmm", n_components=20, reg_covar=1e-2, gaussianize=3,
+                             random_state=0)),
         "conv_ctrl": lambda: ConvSparseCoder(image_shape=q.MNIST_SHAPE, objective="ctrl",
                                              random_state=0),
     }

@@ -59,13 +59,14 @@ def get_trusted_types():
     # Imported on use: this module is imported by skspectral/__init__.py.
     from .pipeline import GenerativePipeline
     from .prior._densities import DENSITIES, Moments, Projected
+    from .prior._gaussianize import GaussianizationLayer, Gaussianized, MarginalGaussianizer
     from .prior._support import SupportStatistics
     from .sparse._bcd import DictionaryStatistics
     from .utils import all_estimators
 
     types = [cls for _, cls in all_estimators()]
     types += [GenerativePipeline, DictionaryStatistics, Moments, Projected, SupportStatistics,
-              *DENSITIES.values()]
+              Gaussianized, GaussianizationLayer, MarginalGaussianizer, *DENSITIES.values()]
     return sorted({_qualified_name(cls) for cls in types} | {_qualified_name(np.dtype)})
 
 

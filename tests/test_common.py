@@ -8,10 +8,12 @@ from skspectral.utils import all_estimators
 
 def _instances():
     # Every estimator's defaults, and the priors whose code paths differ
-    # from the default Gaussian (the flow trains a torch model; small here).
+    # from the default Gaussian (the flow trains a torch model; small here;
+    # Gaussianization layers wrap the density in ICA rotations and marginal maps).
     variants = [
         CoefficientPrior("gmm", n_components=2),
         CoefficientPrior("flow", max_iter=3, hidden_features=(8,), batch_size=32),
+        CoefficientPrior("gmm", n_components=2, gaussianize=2),
     ]
     return [cls() for _, cls in all_estimators()] + variants
 

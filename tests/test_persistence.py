@@ -119,6 +119,15 @@ def test_skops_round_trip_of_a_projected_kernel_density():
     assert loaded.estimator_ is loaded._densities[0].estimator
 
 
+@pytest.mark.parametrize("kind", ["gmm", "kde"])
+def test_skops_round_trip_of_a_gaussianized_prior(kind):
+    codes = _codes(kind)
+    prior = CoefficientPrior(kind, n_components=2, gaussianize=2, random_state=0).fit(codes)
+    loaded = _skops_round_trip(prior)
+    _assert_same(_prior_outputs(prior, codes), _prior_outputs(loaded, codes))
+    assert loaded.estimator_ is loaded._densities[0].density.density.estimator
+
+
 @pytest.mark.parametrize("with_labels", [False, True], ids=["unlabelled", "labelled"])
 @pytest.mark.parametrize("name", ["spectral", "sparse", "conv", "conv-ctrl"])
 def test_skops_round_trip_of_every_model(digits, name, with_labels):

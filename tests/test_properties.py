@@ -334,6 +334,9 @@ TINY = {
     "CoefficientPrior-diagonal": lambda: CoefficientPrior("diagonal", random_state=0),
     "CoefficientPrior-gmm": lambda: CoefficientPrior("gmm", n_components=2, random_state=0),
     "CoefficientPrior-kde": lambda: CoefficientPrior("kde", random_state=0),
+    "CoefficientPrior-gaussianized": lambda: CoefficientPrior(
+        "gmm", n_components=2, gaussianize=2, random_state=0
+    ),
     "CoefficientPrior-sparse_support": lambda: CoefficientPrior(
         "sparse_support", burn_in=1, n_gibbs_sweeps=1, em_max_iter=1, random_state=0
     ),

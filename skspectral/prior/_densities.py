@@ -445,7 +445,29 @@ DENSITIES = {
 }
 
 
-class Projected:
+class WrappedDensity:
+    """A density fitted on transformed codes (the subclass's transform).
+
+    ``estimator`` is the inner density's own: it is saved once, with the
+    inner density (see :class:`KernelDensityEstimate`, which saves it in its
+    own way), and restored from it.
+    """
+
+    def _share_estimator(self):
+        self.estimator = self.density.estimator
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("estimator", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if hasattr(self.density, "estimator"):
+            self._share_estimator()
+
+
+class Projected(WrappedDensity):
     """A density fitted on the principal components of the codes.
 
     ``n_dims`` top components (all of them when None), optionally whitened
@@ -476,7 +498,7 @@ class Projected:
             top = variance.max() if variance.max() > 0 else 1.0
             self.pca.explained_variance_ = np.maximum(variance, np.finfo(float).eps * top)
         self.density.fit(self.pca.transform(X))
-        self.estimator = self.density.estimator
+        self._share_estimator()
         return self
 
     def partial_fit(self, X):
@@ -485,7 +507,7 @@ class Projected:
         if not hasattr(self, "pca"):
             return self.fit(X)
         self.density.partial_fit(self.pca.transform(X))
-        self.estimator = self.density.estimator
+        self._share_estimator()
         return self
 
     def _scales(self):
@@ -493,18 +515,6 @@ class Projected:
         if getattr(self, "whiten", False):
             return np.sqrt(self.pca.explained_variance_)
         return np.ones(self.pca.n_components_)
-
-    def __getstate__(self):
-        # estimator is the inner density's: saved once, with it (see
-        # KernelDensityEstimate, which saves it in its own way).
-        state = dict(self.__dict__)
-        state.pop("estimator", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        if hasattr(self.density, "estimator"):
-            self.estimator = self.density.estimator
 
     def mixture(self):
         inner = self.density.mixture()

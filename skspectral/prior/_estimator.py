@@ -21,6 +21,7 @@ from ..base import (
 )
 from ._densities import DENSITIES, GaussianDensity, Moments, Projected
 from ._flow import FLOW_ATTRIBUTES, FLOWS, check_hidden_features
+from ._gaussianize import Gaussianized
 from ._support import Guide, fit_support_classifier, statistics_of_codes
 
 
@@ -82,6 +83,22 @@ class CoefficientPrior(
         sphere of fixed size. ``score_samples`` includes the whitening's
         Jacobian, so the scores are densities of the (projected) codes
         either way. Not for ``"sparse_support"``.
+    gaussianize : int >= 0, default=0
+        Number of Gaussianization layers between the whitened codes and the
+        density (Chen & Gopinath's Gaussianization, in the rotation-based
+        form of Laparra et al.): each layer rotates the codes to their
+        independent components (:class:`~sklearn.decomposition.FastICA`)
+        and maps every component to a standard normal through its empirical
+        distribution (piecewise linear between its quantiles, extended
+        linearly beyond them). The density is fitted on the result and its
+        draws are mapped back. Natural-image codes are sparse, with
+        magnitudes that depend on one another, which a Gaussian mixture
+        alone cannot draw; on CIFAR-10, 3 layers under a 20-component
+        mixture over PCA(256) codes draw samples of FID 102 where one
+        Gaussian draws 125 (see the user guide). Any value above 0 whitens the codes first
+        (as ``whiten=True``). ``score_samples`` adds the layers'
+        log-Jacobians, so it stays the exact log-density of the codes. Not
+        for ``"sparse_support"``.
     chain_start : {"data", "sequential"}, default="data"
         Where the Gibbs chains over supports start (``"sparse_support"``
         only). ``"data"``: every draw is its own chain, started from a
@@ -250,6 +267,14 @@ class CoefficientPrior(
     (5, 3)
     >>> len(flow.validation_scores_) == flow.n_iter_
     True
+
+    Gaussianization layers let a Gaussian fit sparse (heavy-tailed) codes:
+
+    >>> sparse = rng.laplace(size=(2000, 3)) @ rng.normal(size=(3, 3))
+    >>> plain = CoefficientPrior(random_state=0).fit(sparse[:1500])
+    >>> layered = CoefficientPrior(gaussianize=2, random_state=0).fit(sparse[:1500])
+    >>> bool(layered.score(sparse[1500:]) > plain.score(sparse[1500:]))
+    True
     """
 
     _parameter_constraints: dict = {
@@ -268,6 +293,7 @@ class CoefficientPrior(
         "reg_covar": [Interval(Real, 0, None, closed="left")],
         "pca_dim": [None, Interval(Integral, 1, None, closed="left")],
         "whiten": ["boolean"],
+        "gaussianize": [Interval(Integral, 0, None, closed="left")],
         "chain_start": [StrOptions({"data", "sequential"})],
         "n_gibbs_sweeps": [Interval(Integral, 1, None, closed="left")],
         "burn_in": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
@@ -301,6 +327,7 @@ class CoefficientPrior(
         reg_covar=1e-6,
         pca_dim=None,
         whiten=False,
+        gaussianize=0,
         chain_start="data",
         n_gibbs_sweeps=5,
         burn_in="auto",
@@ -330,6 +357,7 @@ class CoefficientPrior(
         self.reg_covar = reg_covar
         self.pca_dim = pca_dim
         self.whiten = whiten
+        self.gaussianize = gaussianize
         self.chain_start = chain_start
         self.n_gibbs_sweeps = n_gibbs_sweeps
         self.burn_in = burn_in
@@ -402,8 +430,9 @@ class CoefficientPrior(
         training its flow on each chunk (a fresh Adam, up to ``max_iter``
         epochs early-stopped on ``validation_fraction`` of the chunk) with
         the whitening learned on the first chunk, which should also hold
-        codes of every mode. With ``pca_dim`` the projection is learned on
-        the first chunk and then kept.
+        codes of every mode. With ``pca_dim`` or ``gaussianize`` the
+        projection and the layers are learned on the first chunk and then
+        kept.
 
         Parameters
         ----------
@@ -479,7 +508,7 @@ class CoefficientPrior(
     def _check_kind_options(self):
         if self.kind == "sparse_support":
             # Options that re-project the codes; the support density needs them sparse.
-            for name, off in (("pca_dim", None), ("whiten", False)):
+            for name, off in (("pca_dim", None), ("whiten", False), ("gaussianize", 0)):
                 if getattr(self, name) != off:
                     raise ValueError(
                         f"The {name!r} parameter cannot be used with kind='sparse_support', "
@@ -490,8 +519,11 @@ class CoefficientPrior(
 
     def _new_density(self):
         density = DENSITIES[self.kind](self)
-        if self.pca_dim is not None or self.whiten:
-            density = Projected(density, self.pca_dim, self.random_state, self.whiten)
+        if self.gaussianize:
+            density = Gaussianized(density, self.gaussianize, self.random_state)
+        whiten = self.whiten or self.gaussianize > 0  # the layers' rotations need white codes
+        if self.pca_dim is not None or whiten:
+            density = Projected(density, self.pca_dim, self.random_state, whiten)
         return density
 
     def _store_attributes(self, X, streamed=False):
@@ -538,7 +570,7 @@ class CoefficientPrior(
             for name in FLOW_ATTRIBUTES:
                 self.__dict__.pop(name + "_", None)
             return
-        flows = [getattr(d, "density", d) for d in self._densities]  # inside Projected
+        flows = [_innermost(d) for d in self._densities]
         for name in FLOW_ATTRIBUTES:
             values = [getattr(flow, name, None) for flow in flows]
             setattr(self, name + "_", values[0] if self.classes_ is None else values)
@@ -696,6 +728,13 @@ class CoefficientPrior(
         return tags
 
 
+def _innermost(density):
+    """The density inside any projection or Gaussianization wrapping it."""
+    while hasattr(density, "density"):
+        density = density.density
+    return density
+
+
 #: A default mixture keeps at least this many codes per component of the
 #: smallest class, and at least as many as the codes have dimensions (a
 #: full covariance needs them): fewer, and EM fits components to a handful
@@ -708,6 +747,7 @@ CODES_PER_COMPONENT = 5
 #: held-out log-likelihood picks 30 over 20 and 40 for the spectral codes
 #: (see the guide on choosing a prior).
 MIXTURE_COMPONENTS = 30
+
 
 #: ``reg_covar`` of a default mixture on whitened codes, a fraction of the
 #: codes' own covariance. On the codes of 64 spectral atoms of MNIST digits

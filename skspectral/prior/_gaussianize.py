@@ -142,7 +142,7 @@ class Gaussianized(WrappedDensity):
         rng = np.random.RandomState(seed_from(self.random_state))
         self.layers = []
         for _ in range(self.n_layers):
-            layer = GaussianizationLayer().fit(X, rng.randint(np.iinfo(np.int32).max))
+            layer = GaussianizationLayer().fit(X, seed_from(rng))
             X = layer.transform(X)[0]
             self.layers.append(layer)
         self.density.fit(X)

@@ -1,7 +1,9 @@
 """The densities behind CoefficientPrior, one small class per ``kind``.
 
 Each is fitted on the codes of one class (or of all images) and offers
-``sample(n, rng)``, ``score_samples(X)`` and ``mixture()`` (weights, means,
+``sample(n, rng, temperature)`` (``temperature`` scales the draws' noise
+around the density's means, kernels or base distribution),
+``score_samples(X)`` and ``mixture()`` (weights, means,
 covariances of the density as a finite Gaussian mixture, or None where it is
 not one), and ``partial_fit(X)`` to update it with a chunk of codes (after
 ``fit`` or from scratch): exact for the Gaussian, diagonal, kernel and
@@ -155,8 +157,9 @@ class GaussianDensity:
     def mixture(self):
         return np.ones(1), self.mean[None], self.covariance[None]
 
-    def sample(self, n, rng):
-        return self.mean + rng.standard_normal((n, self.mean.shape[0])) @ self.chol.T
+    def sample(self, n, rng, temperature=1.0):
+        noise = rng.standard_normal((n, self.mean.shape[0]))
+        return self.mean + temperature * noise @ self.chol.T
 
     def score_samples(self, X):
         return gaussian_log_density(X, self.mean, self.covariance)
@@ -295,7 +298,7 @@ class MixtureDensity:
             cov = cov[:, None, None] * np.eye(d)
         return gmm.weights_, gmm.means_, np.array(cov)
 
-    def sample(self, n, rng):
+    def sample(self, n, rng, temperature=1.0):
         # GaussianMixture.sample sorts its draws by component; drawing the
         # component of each row keeps any slice of a draw representative.
         weights, means, _ = self.mixture()
@@ -304,7 +307,7 @@ class MixtureDensity:
         for k in np.unique(labels):
             idx = np.flatnonzero(labels == k)
             noise = rng.standard_normal((idx.size, means.shape[1]))
-            out[idx] = means[k] + noise @ self.chols[k].T
+            out[idx] = means[k] + temperature * noise @ self.chols[k].T
         return out
 
     def score_samples(self, X):
@@ -347,8 +350,13 @@ class KernelDensityEstimate:
     def mixture(self):
         return None  # not a finite Gaussian mixture
 
-    def sample(self, n, rng):
-        return self.estimator.sample(n, random_state=rng)
+    def sample(self, n, rng, temperature=1.0):
+        # KernelDensity.sample's draw (a uniformly chosen training code plus
+        # kernel noise, in its order of random draws, so temperature 1 gives
+        # its very codes) with the kernel's width scaled by the temperature.
+        data = np.asarray(self.estimator.tree_.data)
+        rows = (rng.uniform(0, 1, size=n) * data.shape[0]).astype(np.int64)
+        return np.atleast_2d(rng.normal(data[rows], temperature * self.estimator.bandwidth_))
 
     def score_samples(self, X):
         return self.estimator.score_samples(X)
@@ -526,8 +534,8 @@ class Projected(WrappedDensity):
         covariances = np.einsum("ia,kab,bj->kij", C.T, covariances, C)
         return weights, means, covariances
 
-    def sample(self, n, rng):
-        return self.pca.inverse_transform(self.density.sample(n, rng))
+    def sample(self, n, rng, temperature=1.0):
+        return self.pca.inverse_transform(self.density.sample(n, rng, temperature))
 
     def score_samples(self, X):
         log_jacobian = -np.log(self._scales()).sum()

@@ -219,7 +219,7 @@ class FlowDensity:
         return None  # not a Gaussian mixture
 
     @torch.no_grad()
-    def sample(self, n, rng):
+    def sample(self, n, rng, temperature=1.0):
         # zuko's own sample() draws from torch's global RNG: base noise is
         # drawn here from a generator seeded by rng and mapped through the
         # inverse of the flow's transform, so a seed gives the same codes.
@@ -230,7 +230,7 @@ class FlowDensity:
             for rows in iter_batches(n, DEFAULT_CHUNK):
                 noise = randn((rows.stop - rows.start, self.n_features), generator,
                               device=self.device_)
-                z = dist.transform.inv(dist.base.mean + dist.base.stddev * noise)
+                z = dist.transform.inv(dist.base.mean + dist.base.stddev * temperature * noise)
                 out[rows] = z.cpu().numpy().astype(np.float64) @ self.inverse + self.mean
         return out
 

@@ -758,12 +758,13 @@ class SpectralDictionary(BaseDictionaryModel):
         For Gaussian-mixture priors (``"gaussian"``, ``"diagonal"``, ``"gmm"``)
         the draw ``w* = mu_k + z L_k^T`` is folded into the synthesis,
         ``mean_ + mu_k S + z (L_k^T S)``, so a large draw costs one GEMM of the
-        output's size; other priors, and class-conditional draws, go through
-        ``prior_.sample``. ``frequency_gain`` re-weights the atoms as in
-        :meth:`inverse_transform`.
+        output's size; other priors, class-conditional draws and priors drawn
+        at a temperature other than 1 go through ``prior_.sample``.
+        ``frequency_gain`` re-weights the atoms as in :meth:`inverse_transform`.
         """
         gains = None if frequency_gain is None else self._gains(frequency_gain)
-        if self._mixture is None or y is not None:
+        tempered = getattr(self.prior_, "temperature", 1.0) != 1.0
+        if self._mixture is None or y is not None or tempered:
             codes = self._check_codes(self._draw_prior_codes(n_samples, y, rng))
             return self._decode(codes if gains is None else (codes * gains).astype(codes.dtype))
         return self._sample_mixture(n_samples, rng, gains)

@@ -123,3 +123,25 @@ def test_gaussianize_is_refused_for_sparse_supports():
 def test_negative_gaussianize_is_named():
     with pytest.raises(ValueError, match="'gaussianize' parameter"):
         CoefficientPrior(gaussianize=-1).fit(np.zeros((5, 2)))
+
+
+def test_marginal_map_of_nearly_tied_codes_stays_bounded():
+    # All but one code coincide up to rounding: quantiles 1e-15 apart would
+    # otherwise send the last code to a normal score near 1e15.
+    X = np.array([[0.0], [1e-15], [-1e-15], [2e-15], [1.0]])
+    marginals = MarginalGaussianizer().fit(X)
+    G, log_slope = marginals.transform(X)
+    assert np.abs(G).max() < 1e3
+    assert log_slope.max() <= np.log(100.0 / X.std()) + 1e-9
+    np.testing.assert_allclose(marginals.inverse_transform(G), X, atol=1e-12)
+
+
+def test_class_conditional_layers_on_a_handful_of_codes_fit():
+    # Five codes per class in four dimensions, as scikit-learn's common checks fit.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(15, 4))
+    y = rng.permutation(np.repeat(np.arange(3), 5))
+    for seed in range(20):
+        prior = CoefficientPrior("gmm", n_components=2, gaussianize=2, random_state=seed).fit(X, y)
+        assert np.all(np.isfinite(prior.sample(10, random_state=0)))
+        assert np.all(np.isfinite(prior.score_samples(X)))

@@ -1,8 +1,9 @@
 """Sample grids of the "Choosing a model and prior" guide.
 
-Run from the repository root (writes two PNG files into ``OUT_DIR``)::
+Run from the repository root (writes the PNG files into ``OUT_DIR``; name
+figures after it to draw only those)::
 
-    python -m benchmarks._figures docs/_static
+    python -m benchmarks._figures docs/_static [mnist] [cifar] [gaussianized]
 
 Every system is fitted as in ``_quality`` (the first 10,000 training
 images) with ``random_state=0`` and draws 24 samples with seed 0.
@@ -20,6 +21,13 @@ N_SHOWN = 24
 
 def _save_grids(X, systems, image_shape, path):
     """Real images beside the samples of every system fitted on ``X``, one grid each."""
+    rows = [("real", X[:N_SHOWN])]
+    rows += [(name, q.draw(model.fit(X), N_SHOWN)) for name, model in systems.items()]
+    _save_rows(rows, image_shape, path)
+
+
+def _save_rows(rows, image_shape, path):
+    """One grid of images per (title, images) pair, side by side."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -27,8 +35,6 @@ def _save_grids(X, systems, image_shape, path):
 
     from skspectral.plotting import plot_image_grid
 
-    rows = [("real", X[:N_SHOWN])]
-    rows += [(name, q.draw(model.fit(X), N_SHOWN)) for name, model in systems.items()]
     fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.0))
     for ax, (title, images) in zip(axes, rows):
         plot_image_grid(np.clip(images, 0, 1), image_shape, n_cols=6, ax=ax, title=title)
@@ -62,8 +68,36 @@ def cifar_figure(path):
     _save_grids(q.cifar_data()[0], systems, q.CIFAR_SHAPE, path)
 
 
+def gaussianized_figure(path, temperature=1.2):
+    """Real CIFAR-10 images beside PCA + Gaussian and the Gaussianized prior at two temperatures."""
+    from sklearn.decomposition import PCA
+
+    from skspectral import CoefficientPrior, make_pipeline
+
+    X = q.cifar_data()[0]
+    model = make_pipeline(
+        PCA(256, random_state=0),
+        CoefficientPrior("gmm", n_components=20, reg_covar=1e-2, gaussianize=3,
+                         random_state=0),
+    ).fit(X)
+    rows = [("real", X[:N_SHOWN]),
+            ("PCA(256) + Gaussian", q.draw(q.SklearnBaseline(256, 1).fit(X), N_SHOWN))]
+    for t in (1.0, temperature):
+        model.set_params(coefficientprior__temperature=t)
+        rows.append((f"gaussianize=3, temperature {t:g}", q.draw(model, N_SHOWN)))
+    _save_rows(rows, q.CIFAR_SHAPE, path)
+
+
+FIGURES = {
+    "mnist": (mnist_figure, "choosing_mnist.png"),
+    "cifar": (cifar_figure, "choosing_cifar10.png"),
+    "gaussianized": (gaussianized_figure, "choosing_cifar10_gaussianized.png"),
+}
+
+
 if __name__ == "__main__":
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    mnist_figure(out / "choosing_mnist.png")
-    cifar_figure(out / "choosing_cifar10.png")
+    for name in sys.argv[2:] or FIGURES:
+        figure, filename = FIGURES[name]
+        figure(out / filename)

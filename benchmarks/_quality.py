@@ -90,8 +90,21 @@ def cifar_data():
     return train, labels, test
 
 
+def cifar_validation():
+    """Training images 10,000-12,000: held out from every fit, for choosing sampling options.
+
+    Options chosen by their FID against these leave the test images to judge
+    the choice.
+    """
+    from skspectral.datasets import load_images
+
+    train = load_images(SHARED_DATA / "cifar10" / "train_images_20k.npy",
+                        n_samples=N_FIT + N_FID).data
+    return train[N_FIT:]
+
+
 def inception_features(X, image_shape=CIFAR_SHAPE):
-    """FID Inception pool features (cached per array content for the test images)."""
+    """FID Inception pool features of flattened CIFAR-sized images."""
     from skspectral.metrics._fid import _feature_function
     from skspectral.metrics._image import to_image_batch
 
@@ -99,26 +112,32 @@ def inception_features(X, image_shape=CIFAR_SHAPE):
     return extract(to_image_batch(X, image_shape, dtype=np.float32))
 
 
-def test_features(X_test):
-    path = CACHE / f"cifar_test_{len(X_test)}_inception.npy"
+def reference_features(X_reference, name="test"):
+    """Inception features of a reference set of real images, cached on disk by ``name``."""
+    path = CACHE / f"cifar_{name}_{len(X_reference)}_inception.npy"
     if path.exists():
         return np.load(path)
-    features = inception_features(X_test)
+    features = inception_features(X_reference)
     CACHE.mkdir(parents=True, exist_ok=True)
     np.save(path, features)
     return features
 
 
-def judge_cifar(samples, X_fit, X_test):
-    """FID against the test images, LFD and NN ratio."""
-    from skspectral.metrics import (
-        frechet_distance,
-        log_frequency_distance,
-        nearest_neighbor_distance,
-    )
+def cifar_fid(samples, X_reference, name="test"):
+    """FID of (clipped) samples against a reference set of real images."""
+    from skspectral.metrics import frechet_distance
 
     samples = np.clip(samples, 0.0, 1.0)
-    fid = frechet_distance(inception_features(samples), test_features(X_test))
+    return float(frechet_distance(inception_features(samples),
+                                  reference_features(X_reference, name)))
+
+
+def judge_cifar(samples, X_fit, X_test):
+    """FID against the test images, LFD and NN ratio."""
+    from skspectral.metrics import log_frequency_distance, nearest_neighbor_distance
+
+    samples = np.clip(samples, 0.0, 1.0)
+    fid = cifar_fid(samples, X_test)
     ratio = nearest_neighbor_distance(samples, X_fit, return_ratio=True)[1]
     return {
         "fid": float(fid),

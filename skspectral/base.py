@@ -13,6 +13,7 @@ then call :meth:`BaseDictionaryModel._fit_prior` on the training codes),
 check, tags, the device policy and pickling) comes from here.
 """
 
+import inspect
 import math
 import warnings
 
@@ -314,11 +315,14 @@ def check_finite_loss(loss, epoch, estimator_name, learning_rate=None):
         )
 
 
-def check_loss_growth(loss_curve, estimator_name, learning_rate=None):
+def check_loss_growth(loss_curve, estimator_name, learning_rate=None, loss_floor=0.0):
     """Raise when the epoch loss has grown by orders of magnitude.
 
     A minimised loss that ends :data:`DIVERGENCE_GROWTH` times above its
-    lowest value has left any basin it was in: the steps are too large.
+    lowest value (or above ``loss_floor``, if higher) has left any basin it
+    was in: the steps are too large. ``loss_floor`` keeps a loss that rose
+    from almost nothing to still almost nothing (Adam's steps about an exact
+    fit) from counting as a divergence.
 
     Examples
     --------
@@ -330,7 +334,8 @@ def check_loss_growth(loss_curve, estimator_name, learning_rate=None):
     FloatingPointError: Model diverged: the training loss grew from 0.5 to 80 ...
     """
     lowest = min(loss_curve)
-    if lowest > 0 and loss_curve[-1] > DIVERGENCE_GROWTH * lowest:
+    reference = max(lowest, loss_floor)
+    if reference > 0 and loss_curve[-1] > DIVERGENCE_GROWTH * reference:
         raise FloatingPointError(
             f"{estimator_name} diverged: the training loss grew from {lowest:.3g} to "
             f"{loss_curve[-1]:.3g} (epoch {len(loss_curve) - 1}). "
@@ -339,7 +344,8 @@ def check_loss_growth(loss_curve, estimator_name, learning_rate=None):
 
 
 def train_epochs(step, n_samples, *, max_iter, batch_size, generator, name, verbose=0,
-                 tol=None, min_batch_size=2, learning_rate=None, check_growth=True):
+                 tol=None, min_batch_size=2, learning_rate=None, check_growth=True,
+                 loss_floor=0.0):
     """The mini-batch training loop of every gradient-trained estimator.
 
     Each epoch visits the samples in an order drawn from ``generator`` (a
@@ -379,6 +385,9 @@ def train_epochs(step, n_samples, *, max_iter, batch_size, generator, name, verb
     check_growth : bool, default=True
         Whether a growing loss means divergence (False for objectives that
         are not minimised, such as the value of a game).
+    loss_floor : float, default=0.0
+        Growth is measured from at least this loss (see
+        :func:`check_loss_growth`).
 
     Returns
     -------
@@ -400,7 +409,7 @@ def train_epochs(step, n_samples, *, max_iter, batch_size, generator, name, verb
             count += idx.numel()
         loss_curve.append(total / max(count, 1))
         if check_growth:
-            check_loss_growth(loss_curve, name, learning_rate)
+            check_loss_growth(loss_curve, name, learning_rate, loss_floor)
         if verbose:
             progress.set_postfix(loss=f"{loss_curve[-1]:.5g}")
         if tol is not None and _converged(loss_curve, tol):
@@ -529,8 +538,17 @@ class PortableStateMixin:
         self._check_saved_version(state.pop(_VERSION_KEY, "pre-0.2.0"))
         torch_state = state.pop(_TORCH_KEY, None)
         super().__setstate__(state)
+        self._default_missing_params()
         if torch_state is not None:
             self._restore_torch_state(torch_state)
+
+    def _default_missing_params(self):
+        # A file saved before a parameter existed loads with its default,
+        # which is the behaviour the model was fitted with (new parameters
+        # default to the former behaviour).
+        for name, parameter in inspect.signature(type(self).__init__).parameters.items():
+            if parameter.default is not parameter.empty and not hasattr(self, name):
+                setattr(self, name, parameter.default)
 
     def _check_saved_version(self, saved_version):
         current = _running_version()

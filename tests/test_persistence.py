@@ -307,3 +307,15 @@ def test_a_cuda_fitted_model_loads_on_the_cpu_from_a_skops_file(digits, name):
         loaded = load(io.BytesIO(data))
     assert loaded.device_ == torch.device("cpu")
     _assert_same(outputs(model), outputs(loaded))
+
+
+def test_a_file_saved_before_a_parameter_existed_loads_with_its_default(digits):
+    X = digits[0]
+    prior = CoefficientPrior("gmm", n_components=2, random_state=0).fit(PCA(4).fit_transform(X))
+    state = prior.__getstate__()
+    del state["temperature"], state["gaussianize"]  # parameters newer than the file
+    loaded = CoefficientPrior.__new__(CoefficientPrior)
+    loaded.__setstate__(state)
+    assert loaded.temperature == 1.0 and loaded.gaussianize == 0
+    np.testing.assert_array_equal(loaded.sample(5, random_state=0),
+                                  prior.sample(5, random_state=0))

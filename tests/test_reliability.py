@@ -64,6 +64,17 @@ def test_loss_growth_check_accepts_a_decreasing_curve():
     check_loss_growth([3.0, 2.0, 2.5], "M")
 
 
+def test_loss_growth_is_measured_from_the_loss_floor():
+    # From an exact fit (loss ~0) Adam's steps raise the loss a hundredfold
+    # and still far below the data's variance: not a divergence.
+    curve = [5e-6, 7e-4]
+    with pytest.raises(FloatingPointError, match="diverged"):
+        check_loss_growth(curve, "M")
+    check_loss_growth(curve, "M", loss_floor=1e-3)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        check_loss_growth([5e-6, 0.2], "M", loss_floor=1e-3)
+
+
 def test_spectral_dictionary_with_a_huge_step_warns(digits):
     X, _ = digits
     model = SpectralDictionary(n_atoms=16, learning_rate=1e3, max_iter=5, random_state=0)

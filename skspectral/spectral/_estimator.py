@@ -596,10 +596,13 @@ class SpectralDictionary(BaseDictionaryModel):
                 schedule.step()
             return float(loss.detach())
 
+        # A hundredth of the loss of reconstructing every image by the mean:
+        # a fit that still ends below that loss has not diverged.
+        loss_floor = 0.01 * float(torch.mean(Xc_t**2))
         return train_epochs(
             step, X.shape[0], max_iter=max_iter, batch_size=batch_size,
             generator=generator, name=type(self).__name__, verbose=self.verbose, tol=tol,
-            learning_rate=self.learning_rate,
+            learning_rate=self.learning_rate, loss_floor=loss_floor,
         )
 
     def _signal_order(self):

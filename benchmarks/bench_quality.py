@@ -34,6 +34,7 @@ CIFAR_SYSTEMS = {
     "SparseSupportMRF()": ("sparse", False),
     "ConvSparseCoder()": ("conv_rgb", False),
     "PCA(256) + gaussianized GMM(20)": ("pca_gaussianized", False),
+    "PCA(256) + gaussianized GMM(20), temperature 1.2": ("pca_gaussianized_warm", False),
 }
 
 
@@ -65,6 +66,12 @@ def _factory(name):
             PCA(256, random_state=0),
             CoefficientPrior("gmm", n_components=20, reg_covar=1e-2, gaussianize=3,
                              random_state=0)),
+        # The temperature chosen on held-out training images
+        # (python -m benchmarks._cifar_gaussianized temperature).
+        "pca_gaussianized_warm": lambda: make_pipeline(
+            PCA(256, random_state=0),
+            CoefficientPrior("gmm", n_components=20, reg_covar=1e-2, gaussianize=3,
+                             temperature=1.2, random_state=0)),
         "conv_ctrl": lambda: ConvSparseCoder(image_shape=q.MNIST_SHAPE, objective="ctrl",
                                              random_state=0),
     }

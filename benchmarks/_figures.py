@@ -70,16 +70,8 @@ def cifar_figure(path):
 
 def gaussianized_figure(path, temperature=1.2):
     """Real CIFAR-10 images beside PCA + Gaussian and the Gaussianized prior at two temperatures."""
-    from sklearn.decomposition import PCA
-
-    from skspectral import CoefficientPrior, make_pipeline
-
     X = q.cifar_data()[0]
-    model = make_pipeline(
-        PCA(256, random_state=0),
-        CoefficientPrior("gmm", n_components=20, reg_covar=1e-2, gaussianize=3,
-                         random_state=0),
-    ).fit(X)
+    model = q.gaussianized_pca().fit(X)
     rows = [("real", X[:N_SHOWN]),
             ("PCA(256) + Gaussian", q.draw(q.SklearnBaseline(256, 1).fit(X), N_SHOWN))]
     for t in (1.0, temperature):

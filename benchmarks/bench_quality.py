@@ -39,14 +39,11 @@ CIFAR_SYSTEMS = {
 
 
 def _factory(name):
-    from sklearn.decomposition import PCA
-
     from skspectral import (
         CoefficientPrior,
         ConvSparseCoder,
         SparseSupportMRF,
         SpectralDictionary,
-        make_pipeline,
     )
 
     factories = {
@@ -62,16 +59,10 @@ def _factory(name):
         "sparse": lambda: SparseSupportMRF(random_state=0),
         "conv": lambda: ConvSparseCoder(image_shape=q.MNIST_SHAPE, random_state=0),
         "conv_rgb": lambda: ConvSparseCoder(image_shape=q.CIFAR_SHAPE, random_state=0),
-        "pca_gaussianized": lambda: make_pipeline(
-            PCA(256, random_state=0),
-            CoefficientPrior("gmm", n_components=20, reg_covar=1e-2, gaussianize=3,
-                             random_state=0)),
+        "pca_gaussianized": q.gaussianized_pca,
         # The temperature chosen on held-out training images
         # (python -m benchmarks._cifar_gaussianized temperature).
-        "pca_gaussianized_warm": lambda: make_pipeline(
-            PCA(256, random_state=0),
-            CoefficientPrior("gmm", n_components=20, reg_covar=1e-2, gaussianize=3,
-                             temperature=1.2, random_state=0)),
+        "pca_gaussianized_warm": lambda: q.gaussianized_pca(temperature=1.2),
         "conv_ctrl": lambda: ConvSparseCoder(image_shape=q.MNIST_SHAPE, objective="ctrl",
                                              random_state=0),
     }

@@ -665,10 +665,13 @@ class GenerativeMixin:
     draw needs beyond its output is that of one batch; an output larger than
     the available memory is refused before anything is allocated.
     Estimator-specific options of ``sample`` are declared in
-    ``_sample_params``.
+    ``_sample_params``; constructor parameters read when sampling (which may
+    be set after ``fit``) in ``_sampling_parameters``, validated against
+    ``_parameter_constraints`` at every call.
     """
 
     _sample_params = ()
+    _sampling_parameters = ()
 
     def sample(self, n_samples=1, *, y=None, random_state=None, chunks=None, **params):
         """Draw new samples (images, or codes for a prior).
@@ -764,6 +767,12 @@ class GenerativeMixin:
 
     def _check_sample_call(self, n_samples, y, random_state, params):
         check_is_fitted(self)
+        if self._sampling_parameters:
+            validate_parameter_constraints(
+                {name: self._parameter_constraints[name] for name in self._sampling_parameters},
+                {name: getattr(self, name) for name in self._sampling_parameters},
+                caller_name=f"{type(self).__name__}.sample",
+            )
         n_samples = check_n_samples(n_samples)
         unknown = set(params) - set(self._sample_params)
         if unknown:

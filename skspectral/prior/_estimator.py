@@ -5,7 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 from .._backend import DEVICE_CONSTRAINT, FLOAT_DTYPES
@@ -687,6 +687,8 @@ class CoefficientPrior(
         return float(np.mean(self.score_samples(X)))
 
     _sample_params = ("return_supports",)
+    #: Read by ``sample``, so it may be set after ``fit`` without refitting.
+    _sampling_parameters = ("temperature",)
 
     def _sample(self, n_samples, y, rng, return_supports=False):
         if return_supports and self.kind != "sparse_support":
@@ -694,7 +696,6 @@ class CoefficientPrior(
                 f"sample(return_supports=True) needs kind='sparse_support'; this prior is "
                 f"{self.kind!r}."
             )
-        self._check_temperature()
         labels = draw_labels(self.classes_, self.class_weights_, n_samples, y, rng,
                              type(self).__name__)
         self._check_classes_seen(labels)
@@ -724,15 +725,11 @@ class CoefficientPrior(
         codes = codes.astype(self._dtype, copy=False)
         return (codes, self._gather_supports(supports, n_samples)) if return_supports else codes
 
-    def _check_temperature(self):
-        # A sampling option: it may be set after fit without refitting, so it
-        # is checked again where it is used.
-        validate_parameter_constraints(
-            {"temperature": self._parameter_constraints["temperature"]},
-            {"temperature": self.temperature}, caller_name=type(self).__name__,
-        )
-        if self.kind == "sparse_support":
-            self._check_kind_options()
+    def _check_sample_call(self, n_samples, y, random_state, params):
+        checked = super()._check_sample_call(n_samples, y, random_state, params)
+        # A temperature set after fit must still suit the kind.
+        self._check_kind_options()
+        return checked
 
     def _check_classes_seen(self, labels):
         if labels is None:

@@ -61,6 +61,7 @@ from ._backend._dask import (
     row_blocks,
     row_bounds,
 )
+from ._backend._residual import check_no_residual_stream, draw_residuals, fit_residual_pca
 from .exceptions import InconsistentVersionWarning
 
 __all__ = [
@@ -967,6 +968,7 @@ class BaseDictionaryModel(
         return self
 
     def _partial_fit(self, X, y, classes, update_prior):
+        check_no_residual_stream(self)
         first = not hasattr(self, "n_features_in_")
         # Labels first: a refused first call must leave the estimator unfitted.
         y, classes = check_partial_labels(
@@ -974,6 +976,8 @@ class BaseDictionaryModel(
             known=getattr(self, "classes_", None),
         )
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=first, ensure_min_samples=2)
+        # An online update leaves a residual model of an earlier fit stale.
+        self.__dict__.pop("residual_pca_", None)
         if first:
             self.classes_ = classes
         if not hasattr(self, "_stream"):
@@ -1061,6 +1065,27 @@ class BaseDictionaryModel(
         self.classes_ = getattr(self.prior_, "classes_", None)
         return self.prior_
 
+    def _fit_residual(self, X, codes, rng):
+        """Fit ``residual_pca_``: a Gaussian over what the decoder misses of ``X``.
+
+        Models with a ``residual_components`` parameter call this at the end of
+        ``fit`` (after the prior, so the prior's seed does not depend on it);
+        ``residual_pca_`` is None when it is 0.
+        """
+        n_components = self.residual_components
+        residuals = X - self._decode(codes) if n_components else None
+        self.residual_pca_ = fit_residual_pca(
+            residuals, n_components, seed_from(rng) if n_components else None,
+            type(self).__name__,
+        )
+
+    def _add_residual(self, X, rng):
+        """Add a draw of the residual Gaussian (if fitted) to decoded samples ``X``."""
+        pca = getattr(self, "residual_pca_", None)
+        if pca is not None:
+            X += draw_residuals(pca, X.shape[0], rng, X.dtype)
+        return X
+
     def _new_prior(self, default_prior, rng):
         """A clone of the ``prior`` parameter (or ``default_prior``), seeded from ``rng``."""
         prior = getattr(self, "prior", None)
@@ -1110,7 +1135,7 @@ class BaseDictionaryModel(
 
     def _sample(self, n_samples, y, rng):
         codes = self._check_codes(self._draw_prior_codes(n_samples, y, rng))
-        return self._decode(self._sampled_codes(codes))
+        return self._add_residual(self._decode(self._sampled_codes(codes)), rng)
 
     def _draw_prior_codes(self, n_samples, y, rng, **options):
         """``prior_.sample``, passing ``y`` only when given (a prior fitted

@@ -139,6 +139,15 @@ def test_skops_round_trip_of_every_model(digits, name, with_labels):
     assert loaded.device_ == torch.device("cpu")
 
 
+def test_skops_round_trip_of_a_residual_model(digits):
+    X, _ = digits
+    model = _model("sparse").set_params(residual_components=5).fit(X)
+    loaded = _skops_round_trip(model)
+    np.testing.assert_array_equal(loaded.sample(20, random_state=0),
+                                  model.sample(20, random_state=0))
+    assert loaded.residual_pca_.n_components_ == 5
+
+
 def test_skops_round_trip_keeps_a_float32_network(digits):
     X = digits[0].astype(np.float32)
     model = _model("conv").fit(X)

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import DEVICE_CONSTRAINT, FLOAT_DTYPES, N_JOBS_CONSTRAINT
 from .._backend._dask import is_dask_array
+from .._backend._residual import check_no_residual_stream
 from ..base import BaseDictionaryModel, start_dask_fit
 from ..prior import CoefficientPrior
 from ._bcd import (
@@ -122,6 +123,17 @@ class SparseSupportMRF(BaseDictionaryModel):
         the training supports holding both signed atoms. An unseen pair thus
         multiplies a support's probability by ``s`` rather than by 0.
         Inclusion marginals use add-one counts, ``P(i) = (c_i + 1) / (N + 2)``.
+    residual_components : int >= 0, default=0
+        Principal components of the training residuals
+        ``X - inverse_transform(transform(X))`` modelled by a Gaussian whose
+        draw is added to every sample (before clipping): samples become
+        ``codes @ D + e``, ``e`` independent of the support. ``k`` atoms per
+        image lose texture that no support model gives back; on CIFAR-10,
+        128 components lower the FID of 2,000 samples from 171 to 121, below
+        PCA(256) + one Gaussian's 125, while on MNIST the added noise lowers
+        the share of digits a classifier recognises (0.84 to 0.78), so the
+        default, as in the paper, adds none. See the user guide. Needs an
+        in-memory ``fit`` (not ``partial_fit`` or a dask array).
     clip : bool, default=True
         Clip samples to ``[data_min_, data_max_]``.
     sparse_output : bool, default=False
@@ -168,6 +180,10 @@ class SparseSupportMRF(BaseDictionaryModel):
         ``dictionary``: its one error).
     data_min_, data_max_ : float
         Range of the training data (used by ``clip``).
+    residual_pca_ : sklearn.decomposition.PCA or None
+        The residual Gaussian (``residual_components > 0``): its ``mean_``,
+        ``components_`` and ``explained_variance_`` are the mean, principal
+        directions and variances of the training residuals. None otherwise.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -222,6 +238,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         "overlap_power": [Interval(Real, 0, None, closed="left")],
         "coefficient_model": [StrOptions({"em", "regression"})],
         "class_guidance": [Interval(Real, 0, None, closed="left")],
+        "residual_components": [Interval(Integral, 0, None, closed="left")],
         "clip": ["boolean"],
         "sparse_output": ["boolean"],
         "n_jobs": N_JOBS_CONSTRAINT,
@@ -237,7 +254,7 @@ class SparseSupportMRF(BaseDictionaryModel):
                  dictionary_update="auto", forget_factor=0.5, chain_start="data", n_gibbs_sweeps=5,
                  burn_in="auto",
                  em_max_iter=10, overlap_power=2.0, coefficient_model="em", class_guidance=8.0,
-                 smoothing=0.05, clip=True,
+                 smoothing=0.05, residual_components=0, clip=True,
                  sparse_output=False, n_jobs=None, device="auto", random_state=None,
                  verbose=0):
         self.n_atoms = n_atoms
@@ -254,6 +271,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         self.coefficient_model = coefficient_model
         self.class_guidance = class_guidance
         self.smoothing = smoothing
+        self.residual_components = residual_components
         self.clip = clip
         self.sparse_output = sparse_output
         self.n_jobs = n_jobs
@@ -299,8 +317,10 @@ class SparseSupportMRF(BaseDictionaryModel):
         self._store_dictionary(D, k, n_iter, errors, float(X.min()), float(X.max()))
         # Kept so that partial_fit after fit continues from these images' sums.
         self._dictionary_statistics = statistics
-        self._fit_prior(codes_to_dense(*codes, n_atoms), y, self._default_prior(), rng)
+        dense_codes = codes_to_dense(*codes, n_atoms)
+        self._fit_prior(dense_codes, y, self._default_prior(), rng)
         self._prior_updated()
+        self._fit_residual(X, dense_codes, rng)
         self._check_samples(X)
         return self
 
@@ -352,6 +372,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         """
         import dask
 
+        check_no_residual_stream(self)
         if self.dictionary_update == "ksvd":
             raise ValueError(
                 "dictionary_update='ksvd' needs all images in memory; use 'bcd' (or 'auto') "
@@ -385,6 +406,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         data_max = max(hi for _, _, (_, hi) in coded)
         self._store_dictionary(D, k, n_iter, errors, data_min, data_max)
         self._dictionary_statistics = statistics
+        self.__dict__.pop("residual_pca_", None)
         self.prior_ = self._new_prior(self._default_prior(), rng)
         for compact, rows in zip(codes, blocks):
             self.prior_.partial_fit(codes_to_dense(*compact, n_atoms),
@@ -537,7 +559,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         (``m`` for ``+d_m``, ``m + n_atoms`` for ``-d_m``).
         """
         codes, supports = self._draw_prior_codes(n_samples, y, rng, return_supports=True)
-        X = self._decode(codes.astype(self.components_.dtype, copy=False))
+        X = self._add_residual(self._decode(codes.astype(self.components_.dtype, copy=False)), rng)
         if self.clip:
             np.clip(X, self.data_min_, self.data_max_, out=X)
         return (X, supports) if return_supports else X

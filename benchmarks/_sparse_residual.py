@@ -30,7 +30,7 @@ from . import _quality as q
 #: Residual components compared on held-out CIFAR-10 training images.
 COMPONENTS = (0, 64, 128, 256)
 #: Residual components of the MNIST comparison (CIFAR-10's choice).
-MNIST_COMPONENTS = 128
+MNIST_COMPONENTS = 256
 
 
 def _model(residual_components):

@@ -18,7 +18,9 @@ def fit_residual_pca(residuals, n_components, random_state, owner):
     """PCA of the training residuals, or None when ``n_components`` is 0.
 
     ``n_components`` above ``min(n_samples, n_features)`` is clipped to it
-    with a warning naming ``residual_components``.
+    with a warning naming ``residual_components``, reported at the caller of
+    the model's ``fit`` (through ``_fit_residual``, ``fit`` and scikit-learn's
+    ``_fit_context`` wrapper).
     """
     if n_components == 0:
         return None
@@ -28,7 +30,7 @@ def fit_residual_pca(residuals, n_components, random_state, owner):
             f"{owner}: residual_components={n_components} is more than min(n_samples, "
             f"n_features)={limit}; using {limit}.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
         n_components = limit
     return PCA(n_components, random_state=random_state).fit(residuals)

@@ -109,3 +109,10 @@ def test_online_update_drops_an_earlier_residual_model(digits):
     model.set_params(residual_components=0).partial_fit(digits[:300])
     assert getattr(model, "residual_pca_", None) is None
     assert np.all(np.isfinite(model.sample(5, random_state=0)))
+
+
+def test_clip_warning_points_at_the_fit_call(digits):
+    with pytest.warns(UserWarning, match="residual_components") as record:
+        SparseSupportMRF(n_atoms=8, n_nonzero_coefs=2, max_iter=1, residual_components=20,
+                         random_state=0).fit(digits[:12])
+    assert any(w.filename == __file__ for w in record if "residual_components" in str(w.message))

@@ -989,6 +989,7 @@ class BaseDictionaryModel(
             self._check_samples(X)
 
     def _update_stream_prior(self, codes, y, classes):
+        codes = self._prior_codes(codes)
         if not hasattr(self, "prior_"):
             self.prior_ = self._new_prior(self._default_prior(), self._stream["rng"])
         self.prior_.partial_fit(codes, y, classes=classes)
@@ -1142,7 +1143,19 @@ class BaseDictionaryModel(
         without labels need not accept it)."""
         if y is not None:
             options["y"] = y
-        return self.prior_.sample(n_samples, random_state=rng, **options)
+        return self._codes_from_prior(self.prior_.sample(n_samples, random_state=rng, **options))
+
+    def _prior_codes(self, codes):
+        """What the prior is fitted on for ``codes``: the codes themselves.
+
+        A model whose prior lives in a subspace of its codes maps them there
+        (and back with :meth:`_codes_from_prior`).
+        """
+        return codes
+
+    def _codes_from_prior(self, draws):
+        """Codes for draws of ``prior_`` (the inverse of :meth:`_prior_codes`)."""
+        return draws
 
     def _sampled_codes(self, codes):
         """Map codes drawn from the prior onto what the decoder expects (identity)."""

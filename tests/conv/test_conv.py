@@ -295,8 +295,9 @@ def test_fit_transform_inverse_shapes_and_dtype(digits):
 
 
 def test_default_prior_is_a_mixture_over_32_components_sized_to_the_codes(digits):
-    # Up to MIXTURE_COMPONENTS (30) over the codes' top 32 principal
-    # components, each with at least 32 codes (of the smallest class, with labels).
+    # prior_dim=None (default): up to MIXTURE_COMPONENTS (30) over the codes' top 32
+    # principal components, each with at least 32 codes (of the smallest
+    # class, with labels).
     X, y = digits
     model = ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), max_iter=1,
                             device="cpu", random_state=0)

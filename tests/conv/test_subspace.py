@@ -1,0 +1,189 @@
+"""The decoded principal subspace the convolutional model's prior lives in."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skspectral import CoefficientPrior, ConvSparseCoder
+from skspectral._backend._subspace import DecodedSubspace
+from skspectral.prior._estimator import WHITENED_REG_COVAR
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_digits()
+    return (d.data / 16).astype(np.float32), d.target
+
+
+@pytest.fixture(scope="module")
+def linear_decoder():
+    # Codes three times wider than the "images", with directions of large
+    # code variance that decode to almost nothing.
+    rng = np.random.RandomState(0)
+    G = rng.randn(12, 36)
+    G[:, :12] *= 1e-3
+    codes = rng.randn(400, 36) * np.r_[np.full(12, 10.0), np.ones(24)] + rng.randn(36)
+    return G, codes
+
+
+def _small_model(**params):
+    return ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), max_iter=1, device="cpu",
+                           random_state=0, **params)
+
+
+# ------------------------------------------------------------ DecodedSubspace
+def test_coordinates_are_the_principal_coordinates_of_the_decoded_codes(linear_decoder):
+    G, codes = linear_decoder
+    subspace = DecodedSubspace(5, random_state=0).fit(codes, lambda Z: Z @ G.T, lambda V: V @ G)
+    pca = PCA(5, random_state=0).fit(codes @ G.T)
+    np.testing.assert_allclose(subspace.transform(codes), pca.transform(codes @ G.T), atol=1e-8)
+    np.testing.assert_allclose(subspace.explained_variance_, pca.explained_variance_)
+    assert subspace.n_components_ == 5 and subspace.components_.shape == (5, 36)
+
+
+def test_directions_decode_to_the_principal_directions(linear_decoder):
+    # decode(inverse_transform(c)) = decoded mean + c V, and coordinates
+    # of mapped-back codes are the coordinates themselves.
+    G, codes = linear_decoder
+    subspace = DecodedSubspace(5, random_state=0).fit(codes, lambda Z: Z @ G.T, lambda V: V @ G)
+    pca = PCA(5, random_state=0).fit(codes @ G.T)
+    c = np.random.RandomState(1).randn(7, 5)
+    back = subspace.inverse_transform(c)
+    np.testing.assert_allclose(back @ G.T, pca.mean_ + c @ pca.components_, atol=1e-8)
+    np.testing.assert_allclose(subspace.transform(back), c, atol=1e-8)
+
+
+def test_the_subspace_follows_the_decoder_not_the_code_variance(linear_decoder):
+    # The 12 widest code directions decode to almost nothing: a PCA of the
+    # codes keeps them, the decoded subspace does not.
+    G, codes = linear_decoder
+    subspace = DecodedSubspace(5, random_state=0).fit(codes, lambda Z: Z @ G.T, lambda V: V @ G)
+    code_pca = PCA(5, random_state=0).fit(codes)
+    decoded_spread = np.var(subspace.inverse_transform(subspace.transform(codes)) @ G.T, axis=0)
+    code_spread = np.var(code_pca.inverse_transform(code_pca.transform(codes)) @ G.T, axis=0)
+    assert decoded_spread.sum() > 5 * code_spread.sum()
+
+
+def test_dimension_is_clipped_and_flat_directions_stay_finite():
+    rng = np.random.RandomState(0)
+    G = rng.randn(6, 10)
+    codes = np.repeat(rng.randn(3, 10), 4, axis=0)  # rank 3 around the mean: 2 directions
+    subspace = DecodedSubspace(50, random_state=0).fit(codes, lambda Z: Z @ G.T, lambda V: V @ G)
+    assert subspace.n_components_ == 6  # the decoded width
+    assert np.all(np.isfinite(subspace.components_))
+    np.testing.assert_allclose(subspace.inverse_transform(subspace.transform(codes)) @ G.T,
+                               codes @ G.T, atol=1e-8)
+
+
+def test_float32_codes_give_float32_maps(linear_decoder):
+    G, codes = linear_decoder
+    G32, codes32 = G.astype(np.float32), codes.astype(np.float32)
+    subspace = DecodedSubspace(4, random_state=0).fit(codes32, lambda Z: Z @ G32.T,
+                                                      lambda V: V @ G32)
+    assert subspace.transform(codes32).dtype == np.float32
+    assert subspace.inverse_transform(np.zeros((2, 4))).dtype == np.float32
+
+
+# ---------------------------------------------------------- ConvSparseCoder
+def test_decode_adjoint_is_the_transpose_of_the_decoder(digits):
+    X, _ = digits
+    model = _small_model().fit(X[:200])
+    width = int(np.prod(model.code_shape_))
+    G = model.inverse_transform(np.eye(width, dtype=np.float32)).T  # (64 pixels, width)
+    V = np.random.RandomState(0).randn(3, 64).astype(np.float32)
+    np.testing.assert_allclose(model._decode_adjoint(V), V @ G, rtol=1e-4, atol=1e-5)
+
+
+def test_subspace_prior_is_a_whitened_mixture_over_the_decoded_coordinates(digits):
+    X, y = digits
+    model = _small_model(prior_dim=256).fit(X[:1000])
+    subspace = model.code_subspace_
+    # 8x8 images: the decoded codes have 64 dimensions, fewer than prior_dim.
+    assert subspace.n_components_ == 64
+    prior = model.prior_
+    assert (prior.kind, prior.whiten, prior.reg_covar) == ("gmm", True, WHITENED_REG_COVAR)
+    assert prior.n_features_in_ == 64
+    assert prior.n_components == 1000 // 64  # one component per 64 coordinates of codes
+    assert model.fit(X, y).prior_.n_components == np.bincount(y).min() // 64
+
+
+def test_samples_are_decoded_draws_of_the_prior_mapped_to_codes(digits):
+    X, _ = digits
+    model = _small_model(prior_dim=10).fit(X[:500])
+    draws = model.prior_.sample(6, random_state=np.random.RandomState(3))
+    expected = model.inverse_transform(model.code_subspace_.inverse_transform(draws))
+    np.testing.assert_allclose(model.sample(6, random_state=np.random.RandomState(3)), expected,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_samples_lie_in_the_decoded_principal_subspace(digits):
+    X, _ = digits
+    model = _small_model(prior_dim=10).fit(X[:500])
+    decoded = model.inverse_transform(model.transform(X[:500]))
+    pca = PCA(10, random_state=0).fit(decoded)
+    samples = model.sample(50, random_state=0).astype(np.float64)
+    off = samples - pca.inverse_transform(pca.transform(samples))
+    assert np.abs(off).max() < 1e-3 * np.abs(samples - pca.mean_).max()
+
+
+def test_prior_dim_none_fits_the_prior_on_raw_codes(digits):
+    X, _ = digits
+    model = _small_model().fit(X[:1000])
+    assert model.code_subspace_ is None
+    assert (model.prior_.kind, model.prior_.pca_dim) == ("gmm", 32)
+    assert model.prior_.n_features_in_ == int(np.prod(model.code_shape_))
+    assert model.sample(3, random_state=0).shape == (3, 64)
+
+
+def test_a_given_prior_is_fitted_on_the_coordinates(digits):
+    X, _ = digits
+    model = _small_model(prior=CoefficientPrior("gaussian"), prior_dim=5).fit(X[:300])
+    assert model.prior_.kind == "gaussian" and model.prior_.n_features_in_ == 5
+    assert model.sample(4, random_state=0).shape == (4, 64)
+
+
+def test_class_conditional_draws_use_the_same_subspace(digits):
+    X, y = digits
+    model = _small_model(prior_dim=12).fit(X, y)
+    assert model.prior_.n_features_in_ == 12
+    samples = model.sample(5, y=3, random_state=0)
+    assert samples.shape == (5, 64) and np.all(np.isfinite(samples))
+    with pytest.raises(ValueError, match="known classes|classes"):
+        model.sample(2, y=11)
+
+
+def test_a_stream_learns_the_subspace_on_its_first_chunk_and_keeps_it(digits):
+    X, _ = digits
+    model = _small_model(prior_dim=8)
+    model.partial_fit(X[:300])
+    first = model.code_subspace_
+    assert first.n_components_ == 8 and model.prior_.n_features_in_ == 8
+    model.partial_fit(X[300:600])
+    assert model.code_subspace_ is first
+    assert model.sample(3, random_state=0).shape == (3, 64)
+    # fit starts over with a subspace of all its codes; a stream resumes it.
+    model.fit(X[:600])
+    refit = model.code_subspace_
+    assert refit is not first
+    model.partial_fit(X[600:900])
+    assert model.code_subspace_ is refit
+
+
+def test_a_model_saved_before_the_subspace_keeps_its_raw_code_prior(digits):
+    X, _ = digits
+    model = _small_model().fit(X[:300])
+    del model.code_subspace_  # as a file written before the attribute existed loads
+    model.set_params(prior_dim=256)  # ... even with a subspace asked for now
+    assert model.sample(2, random_state=0).shape == (2, 64)
+    model.partial_fit(X[300:600])
+    assert model.code_subspace_ is None
+    assert model.prior_.n_features_in_ == int(np.prod(model.code_shape_))
+
+
+@pytest.mark.parametrize("prior_dim", [0, -3, 2.5, "auto"])
+def test_bad_prior_dim_is_refused(digits, prior_dim):
+    X, _ = digits
+    with pytest.raises(InvalidParameterError, match="prior_dim"):
+        _small_model(prior_dim=prior_dim).fit(X[:50])

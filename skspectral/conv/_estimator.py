@@ -160,15 +160,29 @@ class ConvSparseCoder(BaseDictionaryModel):
         ``(H, W)`` or ``(H, W, C)`` of the flattened images in ``X``. When
         None, each row of ``X`` is a 1-D signal and convolutions are 1-D.
     prior : estimator or None, default=None
-        Density fitted to the (flattened) codes, with ``fit`` and
-        ``sample(n_samples, random_state=...)``, cloned; with ``y`` it is
-        fitted class-conditionally. None uses
-        ``CoefficientPrior("gmm", n_components=30, pca_dim=32)``: a
-        30-component Gaussian mixture over the codes' top 32 principal
-        components (fewer when the smallest class has fewer than 32 codes
-        per component). On MNIST it draws digits a classifier recognises
-        with probability >= 0.9 in 84 % of samples, against 51 % for one
-        Gaussian.
+        Density with ``fit`` and ``sample(n_samples, random_state=...)``,
+        cloned and fitted to the (flattened) codes, or to their coordinates
+        in ``code_subspace_`` when ``prior_dim`` is set; with ``y`` it is
+        fitted class-conditionally. None uses a Gaussian mixture of at most
+        30 components (at most one per ``max(5, d)`` codes of the smallest
+        class, ``d`` the dimension it models): with ``prior_dim=None``,
+        ``CoefficientPrior("gmm", n_components=30, pca_dim=32)`` over the
+        codes' top 32 principal components (on MNIST it draws digits a
+        classifier recognises with probability >= 0.9 in 85 % of samples,
+        against 51 % for one Gaussian); with ``prior_dim`` set, the same
+        mixture on whitened coordinates (``whiten=True``,
+        ``reg_covar=1e-3``).
+    prior_dim : int or None, default=None
+        Fit the prior in the decoded principal subspace of the codes: the
+        ``prior_dim`` code directions that decode to the top principal
+        directions of the training reconstructions (``code_subspace_``). The codes
+        are far wider than the images (every filter at every position), and
+        their own principal directions need not carry image variance; these
+        do, so a sample's decoded image varies as the reconstructions do
+        (see the user guide). Clipped to the number of training codes less
+        one and to the number of pixels. None fits the prior on the raw
+        codes (the default prior then keeps their top 32 principal
+        components).
     max_iter : int or "auto", default="auto"
         Epochs (passes over the training data). ``"auto"`` is 5 for
         ``objective="reconstruction"`` and 3 for ``"ctrl"``.
@@ -207,8 +221,15 @@ class ConvSparseCoder(BaseDictionaryModel):
     classes_ : ndarray or None
         Classes seen in ``fit`` (None without ``y``).
     prior_ : estimator
-        The fitted density over codes, class-conditional when ``y`` was
-        given.
+        The fitted density over codes (over their coordinates in
+        ``code_subspace_`` when it is not None), class-conditional when
+        ``y`` was given.
+    code_subspace_ : DecodedSubspace or None
+        With ``prior_dim``: the map between codes and the coordinates the
+        prior is fitted on (``transform``: codes to coordinates,
+        ``inverse_transform``: coordinates to codes), learned in ``fit`` on
+        all training codes, or by a stream on its first chunk and kept.
+        None without ``prior_dim``.
     device_ : torch.device
         The device the model was fitted on and runs on (see :meth:`to`).
     n_iter_ : int

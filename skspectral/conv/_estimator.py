@@ -168,8 +168,9 @@ class ConvSparseCoder(BaseDictionaryModel):
         class, ``d`` the dimension it models): with ``prior_dim=None``,
         ``CoefficientPrior("gmm", n_components=30, pca_dim=32)`` over the
         codes' top 32 principal components (on MNIST it draws digits a
-        classifier recognises with probability >= 0.9 in 85 % of samples,
-        against 51 % for one Gaussian); with ``prior_dim`` set, the same
+        classifier recognises with probability >= 0.9 in 86 % of samples,
+        against 84 % for scikit-learn's PCA(64) + GaussianMixture(20));
+        with ``prior_dim`` set, the same
         mixture on whitened coordinates (``whiten=True``,
         ``reg_covar=1e-3``).
     prior_dim : int or None, default=None

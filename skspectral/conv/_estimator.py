@@ -179,11 +179,12 @@ class ConvSparseCoder(BaseDictionaryModel):
         directions of the training reconstructions (``code_subspace_``). The codes
         are far wider than the images (every filter at every position), and
         their own principal directions need not carry image variance; these
-        do, so a sample's decoded image varies as the reconstructions do
-        (see the user guide). Clipped to the number of training codes less
-        one and to the number of pixels. None fits the prior on the raw
-        codes (the default prior then keeps their top 32 principal
-        components).
+        do, so a sample's decoded image varies as the reconstructions do:
+        on CIFAR-10, 256 dimensions lower the FID of 500 samples from 240
+        to 177 (see the user guide). Clipped to the number of training codes
+        less one and to the number of pixels. None fits the prior on the
+        raw codes (the default prior then keeps their top 32 principal
+        components, whose MNIST samples the user guide measures).
     max_iter : int or "auto", default="auto"
         Epochs (passes over the training data). ``"auto"`` is 5 for
         ``objective="reconstruction"`` and 3 for ``"ctrl"``.

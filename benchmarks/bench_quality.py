@@ -64,7 +64,8 @@ def _factory(name):
         "conv": lambda: ConvSparseCoder(image_shape=q.MNIST_SHAPE, random_state=0),
         "conv_rgb": lambda: ConvSparseCoder(image_shape=q.CIFAR_SHAPE, random_state=0),
         # The prior of the best PCA pipeline, in the coder's decoded subspace
-        # (python -m benchmarks._conv_samples priors: 168.6 against 163.4 for PCA(256) + one Gaussian at 500 samples).
+        # (python -m benchmarks._conv_samples priors: FID 168.6 of 500
+        # samples against 163.4 for PCA(256) + one Gaussian).
         "conv_gaussianized": lambda: ConvSparseCoder(
             image_shape=q.CIFAR_SHAPE, prior_dim=256, prior=q.gaussianized_prior(),
             random_state=0),

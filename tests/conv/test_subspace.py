@@ -187,3 +187,12 @@ def test_bad_prior_dim_is_refused(digits, prior_dim):
     X, _ = digits
     with pytest.raises(InvalidParameterError, match="prior_dim"):
         _small_model(prior_dim=prior_dim).fit(X[:50])
+
+
+def test_a_dask_fit_learns_the_subspace_on_its_first_block(digits):
+    da = pytest.importorskip("dask.array")
+    X, _ = digits
+    model = _small_model(prior_dim=6).fit(da.from_array(X[:600], chunks=(200, -1)))
+    assert model.code_subspace_.n_components_ == 6 and model.prior_.n_features_in_ == 6
+    samples = model.sample(4, random_state=0)
+    assert samples.shape == (4, 64) and np.all(np.isfinite(samples))

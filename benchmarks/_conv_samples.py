@@ -50,8 +50,8 @@ def _coder(image_shape=q.CIFAR_SHAPE, **params):
 
 
 def _relative_error(model, X):
-    rec = model.inverse_transform(model.transform(X))
-    return float(np.mean((X - rec) ** 2) / np.mean(X.var(axis=0)))
+    """Mean squared reconstruction error over the mean pixel variance."""
+    return -model.score(X) / float(np.mean(X.var(axis=0)))
 
 
 def _report(name, seed, r):
@@ -96,12 +96,9 @@ def cifar():
 
 
 def refit_prior(model, codes, prior_dim, prior):
-    """The coder with its prior (and code subspace) refitted, as ``fit`` would, on ``codes``."""
-    rng = np.random.RandomState(0)
+    """The coder with its prior (and code subspace) refitted, as ``fit`` does, on ``codes``."""
     model.set_params(prior_dim=prior_dim, prior=prior)
-    model.code_subspace_ = model._new_code_subspace(codes, rng)
-    coordinates = model._prior_codes(codes)
-    model._fit_prior(coordinates, None, model._default_prior(None, coordinates.shape), rng)
+    model._fit_code_prior(codes, None, np.random.RandomState(0))
     return model
 
 

@@ -15,8 +15,8 @@ reaches it through the training codes (``G w = v``, a least-squares
 combination of centred training codes). Coordinates of a code are
 ``c = V G (z - mean)``, computed with the adjoint of the decoder, so that
 ``decode(inverse_transform(c)) = decoded mean + c V`` (up to the PCA's
-precision): a density
-over ``c`` is a density over images in the span of ``V``.
+precision): a density over ``c`` is a density over images in the span of
+``V``.
 """
 
 import numpy as np
@@ -76,8 +76,8 @@ class DecodedSubspace:
         coordinates = pca.transform(decoded)
         # PCA scores are orthogonal and centred: the least-squares map from
         # coordinates back to codes is C^T Z scaled by 1 / ||c_j||^2, with no
-        # centred copy of the (wide) codes.
-        # Directions without spread (rounding noise) map back to nothing.
+        # centred copy of the (wide) codes. Directions without spread
+        # (rounding noise) map back to nothing.
         norms = np.einsum("ij,ij->j", coordinates, coordinates, dtype=np.float64)
         floor = norms.max() * max(coordinates.shape) * np.finfo(codes.dtype).eps
         scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > floor)

@@ -376,12 +376,15 @@ class ConvSparseCoder(BaseDictionaryModel):
         if self.objective == "ctrl":
             self._refit_decoder_scale(X, codes)
         with threads(self.n_jobs):
-            self.code_subspace_ = self._new_code_subspace(codes, rng)
-            coordinates = self._prior_codes(codes)
-            del codes
-            self._fit_prior(coordinates, y, self._default_prior(y, coordinates.shape), rng)
+            self._fit_code_prior(codes, y, rng)
         self._check_samples(X)
         return self
+
+    def _fit_code_prior(self, codes, y, rng):
+        """Learn ``code_subspace_`` (with ``prior_dim``) and fit the prior on the training codes."""
+        self.code_subspace_ = self._new_code_subspace(codes, rng)
+        coordinates = self._prior_codes(codes)
+        self._fit_prior(coordinates, y, self._default_prior(y, coordinates.shape), rng)
 
     def _default_prior(self, y=None, codes_shape=None):
         # A stream, whose size is unknown, starts with all components.

@@ -61,7 +61,12 @@ from ._backend._dask import (
     row_blocks,
     row_bounds,
 )
-from ._backend._residual import check_no_residual_stream, draw_residuals, fit_residual_pca
+from ._backend._residual import (
+    check_no_residual_stream,
+    draw_residuals,
+    fit_residual_pca,
+    resolve_residual_components,
+)
 from .exceptions import InconsistentVersionWarning
 
 __all__ = [
@@ -1071,9 +1076,9 @@ class BaseDictionaryModel(
 
         Models with a ``residual_components`` parameter call this at the end of
         ``fit`` (after the prior, so the prior's seed does not depend on it);
-        ``residual_pca_`` is None when it is 0.
+        ``residual_pca_`` is None when it is 0 (or ``"auto"`` chose none).
         """
-        n_components = self.residual_components
+        n_components = resolve_residual_components(self.residual_components, X)
         residuals = X - self._decode(codes) if n_components else None
         self.residual_pca_ = fit_residual_pca(
             residuals, n_components, seed_from(rng) if n_components else None,

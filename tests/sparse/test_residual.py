@@ -7,7 +7,12 @@ import pytest
 from sklearn.datasets import load_digits
 
 from skspectral import SparseSupportMRF
-from skspectral._backend._residual import draw_residuals, fit_residual_pca
+from skspectral._backend._residual import (
+    draw_residuals,
+    extreme_share,
+    fit_residual_pca,
+    resolve_residual_components,
+)
 
 SMALL = dict(n_atoms=32, n_nonzero_coefs=4, max_iter=3, random_state=0)
 
@@ -88,7 +93,7 @@ def test_float32_and_pickle(digits):
     np.testing.assert_array_equal(again.sample(10, random_state=0), X)
 
 
-@pytest.mark.parametrize("value", [-1, 2.5, "auto"])
+@pytest.mark.parametrize("value", [-1, 2.5, "all"])
 def test_bad_residual_components(digits, value):
     with pytest.raises(ValueError, match="residual_components"):
         SparseSupportMRF(residual_components=value, **SMALL).fit(digits)
@@ -116,3 +121,53 @@ def test_clip_warning_points_at_the_fit_call(digits):
         SparseSupportMRF(n_atoms=8, n_nonzero_coefs=2, max_iter=1, residual_components=20,
                          random_state=0).fit(digits[:12])
     assert any(w.filename == __file__ for w in record if "residual_components" in str(w.message))
+
+
+def _continuous_images(n=300, side=8, seed=0):
+    """Smooth colour images with values spread inside (0, 1), as photographs have."""
+    from scipy.ndimage import gaussian_filter
+
+    noise = np.random.RandomState(seed).randn(n, side, side, 3)
+    smooth = gaussian_filter(noise, sigma=(0, 1.5, 1.5, 0))
+    return (0.5 + 0.15 * smooth / smooth.std()).clip(0.01, 0.99).reshape(n, -1)
+
+
+def test_extreme_share_counts_values_at_either_end():
+    X = np.array([[0.0, 0.5, 1.0, 0.2], [1.0, 0.0, 0.0, 0.7]])
+    assert extreme_share(X) == pytest.approx(5 / 8)
+    assert extreme_share(np.full((3, 2), 0.4)) == 1.0
+
+
+def test_auto_is_zero_on_flat_images_and_one_per_12_pixels_otherwise(digits):
+    assert extreme_share(digits) > 0.5
+    assert resolve_residual_components("auto", digits) == 0
+    continuous = _continuous_images()
+    assert extreme_share(continuous) < 0.25
+    assert resolve_residual_components("auto", continuous) == 16  # 192 pixels
+    assert resolve_residual_components("auto", continuous[:9]) == 9  # min(n_samples, ...)
+    assert resolve_residual_components(7, digits) == 7
+
+
+def test_default_fits_no_residual_on_digits(digits):
+    assert SparseSupportMRF(**SMALL).fit(digits).residual_pca_ is None
+
+
+def test_default_fits_a_residual_on_continuous_images():
+    X = _continuous_images()
+    model = SparseSupportMRF(clip=False, **SMALL).fit(X)
+    assert model.residual_pca_.n_components_ == X.shape[1] // 12
+    plain = SparseSupportMRF(clip=False, residual_components=0, **SMALL).fit(X)
+    added = model.sample(200, random_state=1) - plain.sample(200, random_state=1)
+    # The support draws are the same; only the residual Gaussian is added.
+    centred = added - model.residual_pca_.mean_
+    inside = centred @ model.residual_pca_.components_.T @ model.residual_pca_.components_
+    np.testing.assert_allclose(centred, inside, atol=1e-8)
+
+
+def test_auto_fits_no_residual_online():
+    X = _continuous_images()
+    model = SparseSupportMRF(**SMALL).partial_fit(X)
+    assert getattr(model, "residual_pca_", None) is None
+    da = pytest.importorskip("dask.array")
+    model = SparseSupportMRF(**SMALL).fit(da.from_array(X, chunks=100))
+    assert getattr(model, "residual_pca_", None) is None

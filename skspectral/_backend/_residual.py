@@ -21,7 +21,6 @@ import warnings
 import numpy as np
 from sklearn.decomposition import PCA
 
-
 #: Pixels per residual component of ``residual_components="auto"``: 256
 #: components for 32 x 32 colour images, the number chosen on held-out
 #: CIFAR-10 training images (see the user guide).

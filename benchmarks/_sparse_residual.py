@@ -14,8 +14,8 @@ judged on the test images with seeds 0 and 1 (FID, LFD, NN ratio), beside
 the model without a residual and scikit-learn's PCA(256) + one Gaussian, in
 the same run.
 
-``mnist``: the default model and the one with ``MNIST_COMPONENTS``
-residual components, fitted on 10,000 MNIST training images, judged by
+``mnist``: the model without a residual and the one with
+``MNIST_COMPONENTS`` residual components, fitted on 10,000 MNIST training images, judged by
 :func:`_quality.judge_mnist` (mean over 16 draws of 1,000), and with labels
 (100 samples per class, seed 0) by the share labelled as asked.
 """
@@ -39,6 +39,13 @@ def _model(residual_components):
     return SparseSupportMRF(residual_components=residual_components, random_state=0)
 
 
+def _print_auto(X):
+    from skspectral._backend._residual import resolve_residual_components
+
+    print(f'residual_components="auto" fits {resolve_residual_components("auto", X)} '
+          "components on these images", flush=True)
+
+
 def _report(name, seed, r):
     print(f"{name}: {seed} {r['fid']:.1f} {r['lfd']:.2f} {r['nn_ratio']:.2f}", flush=True)
 
@@ -46,6 +53,7 @@ def _report(name, seed, r):
 def cifar():
     X, _, X_test = q.cifar_data()
     X_val = q.cifar_validation()
+    _print_auto(X)
     models, validation = {}, {}
     print("residual_components validation_fid (2,000 samples, seed 2) fit_seconds")
     for r in COMPONENTS:
@@ -68,6 +76,7 @@ def mnist():
     X, y, X_test, X_real, y_real = q.mnist_data()
     classifier = q.mnist_classifier(X_real, y_real)
     asked = np.repeat(np.arange(10), 100)
+    _print_auto(X)
     print("residual_components confident entropy nn_ratio lfd by_class_accuracy fit_seconds")
     for r in (0, MNIST_COMPONENTS):
         start = time.perf_counter()

@@ -76,10 +76,12 @@ class DecodedSubspace:
         coordinates = pca.transform(decoded)
         # PCA scores are orthogonal and centred: the least-squares map from
         # coordinates back to codes is C^T Z scaled by 1 / ||c_j||^2, with no
-        # centred copy of the (wide) codes. Directions without spread
-        # (rounding noise) map back to nothing.
+        # centred copy of the (wide) codes. Directions without spread map
+        # back to nothing: rounding noise has a squared norm near eps^2 times
+        # the largest, while a natural image's 256th principal direction
+        # can carry 1e-4 of the first one's variance, so the floor sits at eps.
         norms = np.einsum("ij,ij->j", coordinates, coordinates, dtype=np.float64)
-        floor = norms.max() * max(coordinates.shape) * np.finfo(codes.dtype).eps
+        floor = norms.max() * np.finfo(codes.dtype).eps
         scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > floor)
         back = (coordinates.T.astype(codes.dtype) @ codes) * scale[:, None].astype(codes.dtype)
         self.mean_ = codes.mean(axis=0, dtype=np.float64).astype(codes.dtype)

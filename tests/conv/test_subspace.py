@@ -77,6 +77,20 @@ def test_dimension_is_clipped_and_flat_directions_stay_finite():
                                codes @ G.T, atol=1e-8)
 
 
+def test_directions_of_small_but_real_spread_decode_to_theirs():
+    # Natural images' trailing principal directions carry 1e-4 to 1e-5 of
+    # the first one's variance: they must map back, not to nothing.
+    rng = np.random.RandomState(0)
+    G = np.linalg.qr(rng.randn(10, 10))[0].astype(np.float32)
+    scales = np.logspace(0, -2.5, 10)  # variance ratios down to 1e-5
+    codes = (rng.randn(2000, 10) * scales).astype(np.float32)
+    subspace = DecodedSubspace(10, random_state=0).fit(codes, lambda Z: Z @ G.T,
+                                                       lambda V: V @ G)
+    pca = PCA(10, random_state=0).fit(codes @ G.T)
+    decoded = subspace.components_ @ G.T
+    np.testing.assert_allclose(np.linalg.norm(decoded - pca.components_, axis=1), 0, atol=2e-2)
+
+
 def test_float32_codes_give_float32_maps(linear_decoder):
     G, codes = linear_decoder
     G32, codes32 = G.astype(np.float32), codes.astype(np.float32)

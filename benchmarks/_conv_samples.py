@@ -34,11 +34,12 @@ import numpy as np
 
 from . import _quality as q
 
-#: (prior_dim, prior) rows of ``priors``: None is the coder's default prior.
+#: (prior_dim, prior) rows of ``priors``: a None prior is the default mixture,
+#: prior_dim None the former prior over the raw codes.
 PRIORS = (
     (None, None),
-    (256, None),
-    (256, "gaussianized"),
+    ("auto", None),
+    ("auto", "gaussianized"),
 )
 N_PRIOR_SAMPLES = 500
 
@@ -95,10 +96,10 @@ def cifar():
                 q.judge_cifar(baseline.sample(q.N_FID, random_state=seed), X, X_test))
 
 
-def refit_prior(model, codes, prior_dim, prior):
-    """The coder with its prior (and code subspace) refitted, as ``fit`` does, on ``codes``."""
+def refit_prior(model, X, codes, prior_dim, prior):
+    """The coder with its prior (and code subspace) refitted, as ``fit`` does, on ``X``."""
     model.set_params(prior_dim=prior_dim, prior=prior)
-    model._fit_code_prior(codes, None, np.random.RandomState(0))
+    model._fit_code_prior(X, codes, None, np.random.RandomState(0))
     return model
 
 
@@ -111,7 +112,7 @@ def priors():
     print("prior_dim prior validation_fid (500 samples, seed 2) prior_fit_seconds")
     for prior_dim, prior in PRIORS:
         start = time.perf_counter()
-        refit_prior(model, codes, prior_dim, q.gaussianized_prior() if prior else None)
+        refit_prior(model, X, codes, prior_dim, q.gaussianized_prior() if prior else None)
         seconds = time.perf_counter() - start
         fid = q.cifar_fid(model.sample(N_PRIOR_SAMPLES, random_state=2), X_val, "validation")
         print(f"{prior_dim} {prior or 'default'} {fid:.1f} {seconds:.0f}", flush=True)

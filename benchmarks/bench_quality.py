@@ -33,7 +33,7 @@ CIFAR_SYSTEMS = {
     "SpectralDictionary(256)": ("spectral256", False),
     "SparseSupportMRF()": ("sparse", False),
     "ConvSparseCoder()": ("conv_rgb", False),
-    "ConvSparseCoder(prior_dim=256) + gaussianized GMM(20)": ("conv_gaussianized", False),
+    "ConvSparseCoder() + gaussianized GMM(20)": ("conv_gaussianized", False),
     "SparseSupportMRF(residual_components=0)": ("sparse_no_residual", False),
     "PCA(256) + gaussianized GMM(20)": ("pca_gaussianized", False),
     "PCA(256) + gaussianized GMM(20), temperature 1.2": ("pca_gaussianized_warm", False),
@@ -64,12 +64,10 @@ def _factory(name):
         "sparse_no_residual": lambda: SparseSupportMRF(residual_components=0, random_state=0),
         "conv": lambda: ConvSparseCoder(image_shape=q.MNIST_SHAPE, random_state=0),
         "conv_rgb": lambda: ConvSparseCoder(image_shape=q.CIFAR_SHAPE, random_state=0),
-        # The prior of the best PCA pipeline, in the coder's decoded subspace
-        # (python -m benchmarks._conv_samples priors: FID 168.6 of 500
-        # samples against 163.4 for PCA(256) + one Gaussian).
+        # The prior of the best PCA pipeline in the coder's decoded subspace
+        # (python -m benchmarks._conv_samples priors).
         "conv_gaussianized": lambda: ConvSparseCoder(
-            image_shape=q.CIFAR_SHAPE, prior_dim=256, prior=q.gaussianized_prior(),
-            random_state=0),
+            image_shape=q.CIFAR_SHAPE, prior=q.gaussianized_prior(), random_state=0),
         "pca_gaussianized": q.gaussianized_pca,
         # The temperature chosen on held-out training images
         # (python -m benchmarks._cifar_gaussianized temperature).

@@ -990,11 +990,11 @@ class BaseDictionaryModel(
             self._start_stream(X, classes, resume=not first)
         self._stream_step(X, y)
         if update_prior:
-            self._update_stream_prior(self._stream_codes(X), y, classes)
+            self._update_stream_prior(X, y, classes)
             self._check_samples(X)
 
-    def _update_stream_prior(self, codes, y, classes):
-        codes = self._prior_codes(codes)
+    def _update_stream_prior(self, X, y, classes):
+        codes = self._prior_codes(self._stream_codes(X), X)
         if not hasattr(self, "prior_"):
             self.prior_ = self._new_prior(self._default_prior(), self._stream["rng"])
         self.prior_.partial_fit(codes, y, classes=classes)
@@ -1030,9 +1030,7 @@ class BaseDictionaryModel(
         last = None
         for i, rows in enumerate(blocks):
             last = validate_data(self, compute_block(X, i), dtype=FLOAT_DTYPES, reset=False)
-            self._update_stream_prior(
-                self._stream_codes(last), None if y is None else y[rows], classes
-            )
+            self._update_stream_prior(last, None if y is None else y[rows], classes)
         self._check_samples(last)
         return self
 
@@ -1150,11 +1148,12 @@ class BaseDictionaryModel(
             options["y"] = y
         return self._codes_from_prior(self.prior_.sample(n_samples, random_state=rng, **options))
 
-    def _prior_codes(self, codes):
-        """What the prior is fitted on for ``codes``: the codes themselves.
+    def _prior_codes(self, codes, X):
+        """What the prior is fitted on for training images ``X`` and their ``codes``.
 
-        A model whose prior lives in a subspace of its codes maps them there
-        (and back with :meth:`_codes_from_prior`).
+        The codes themselves here. A model whose prior lives in a subspace
+        of its codes maps them, or the images, there (and back with
+        :meth:`_codes_from_prior`).
         """
         return codes
 

@@ -21,9 +21,10 @@ import warnings
 import numpy as np
 from sklearn.decomposition import PCA
 
-#: Pixels per residual component of ``residual_components="auto"``: 256
-#: components for 32 x 32 colour images, the number chosen on held-out
-#: CIFAR-10 training images (see the user guide).
+#: Pixels per component of the "auto" sizes (``residual_components`` of the
+#: sparse model, ``prior_dim`` of the convolutional one): 256 components for
+#: 32 x 32 colour images, as chosen on held-out CIFAR-10 training images,
+#: and 65 for 28 x 28 digits, near the 64 of the PCA peer (see the user guide).
 PIXELS_PER_COMPONENT = 12
 #: Share of pixel values at the training range's ends from which images count
 #: as flat (digits, line art): 81 % on MNIST and 58 % on scikit-learn's 8 x 8

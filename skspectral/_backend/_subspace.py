@@ -17,6 +17,14 @@ combination of centred training codes). Coordinates of a code are
 ``decode(inverse_transform(c)) = decoded mean + c V`` (up to the PCA's
 precision): a density over ``c`` is a density over images in the span of
 ``V``.
+
+An encoder that shrinks its codes (a sparse coder's soft threshold) gives
+reconstructions with less variance than the images along the same
+directions. :meth:`DecodedSubspace.project` gives the images' own
+coordinates, ``c = V (x - decoded mean)``: the coordinates of the
+least-squares code of ``x`` within the subspace, so that a density fitted
+on them draws images with the training images' spread, not the
+reconstructions'.
 """
 
 import numpy as np
@@ -45,6 +53,10 @@ class DecodedSubspace:
         ``V`` (the principal directions of the decoded codes).
     explained_variance_ : ndarray of shape (n_components_,)
         Variance of the decoded training codes along each direction.
+    directions_ : ndarray of shape (n_components_, n_pixels)
+        ``V``: the principal directions of the decoded training codes.
+    decoded_mean_ : ndarray of shape (n_pixels,)
+        The decoded mean code.
     n_components_ : int
         Dimension actually used.
     """
@@ -85,9 +97,10 @@ class DecodedSubspace:
         scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > floor)
         back = (coordinates.T.astype(codes.dtype) @ codes) * scale[:, None].astype(codes.dtype)
         self.mean_ = codes.mean(axis=0, dtype=np.float64).astype(codes.dtype)
+        self.directions_ = pca.components_.astype(codes.dtype)
+        self.decoded_mean_ = pca.mean_.astype(codes.dtype)
         self.components_ = back
-        self.projection_ = np.asarray(decode_adjoint(pca.components_.astype(codes.dtype)),
-                                      dtype=codes.dtype)
+        self.projection_ = np.asarray(decode_adjoint(self.directions_), dtype=codes.dtype)
         self.explained_variance_ = pca.explained_variance_
         self.n_components_ = n_components
         return self
@@ -95,6 +108,15 @@ class DecodedSubspace:
     def transform(self, codes):
         """Coordinates ``(codes - mean_) @ projection_.T``."""
         return (codes - self.mean_) @ self.projection_.T
+
+    def project(self, images):
+        """Coordinates of flattened images: ``(images - decoded_mean_) @ directions_.T``.
+
+        For a training code's reconstruction this equals :meth:`transform` of
+        the code; for the image itself it undoes the encoder's shrinkage.
+        """
+        images = np.asarray(images, dtype=self.directions_.dtype)
+        return (images - self.decoded_mean_) @ self.directions_.T
 
     def inverse_transform(self, coordinates):
         """Codes ``mean_ + coordinates @ components_``."""

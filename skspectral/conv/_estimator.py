@@ -25,6 +25,7 @@ from .._backend import (
     torch_generator,
 )
 from .._backend._dask import is_dask_array
+from .._backend._residual import PIXELS_PER_COMPONENT
 from .._backend._subspace import DecodedSubspace
 from ..base import (
     BaseDictionaryModel,
@@ -161,30 +162,31 @@ class ConvSparseCoder(BaseDictionaryModel):
         None, each row of ``X`` is a 1-D signal and convolutions are 1-D.
     prior : estimator or None, default=None
         Density with ``fit`` and ``sample(n_samples, random_state=...)``,
-        cloned and fitted to the (flattened) codes, or to their coordinates
-        in ``code_subspace_`` when ``prior_dim`` is set; with ``y`` it is
-        fitted class-conditionally. None uses a Gaussian mixture of at most
-        30 components (at most one per ``max(5, d)`` codes of the smallest
-        class, ``d`` the dimension it models): with ``prior_dim=None``,
-        ``CoefficientPrior("gmm", n_components=30, pca_dim=32)`` over the
-        codes' top 32 principal components (on MNIST it draws digits a
-        classifier recognises with probability >= 0.9 in 86 % of samples,
-        against 84 % for scikit-learn's PCA(64) + GaussianMixture(20));
-        with ``prior_dim`` set, the same
-        mixture on whitened coordinates (``whiten=True``,
-        ``reg_covar=1e-3``).
-    prior_dim : int or None, default=None
+        cloned and fitted to the training images' coordinates in
+        ``code_subspace_`` (with a prior dimension, see ``prior_dim``) or to
+        the flattened codes (``prior_dim=None``); with ``y`` it is fitted
+        class-conditionally. None uses a Gaussian mixture of at most 30
+        components (at most one per ``max(5, d)`` codes of the smallest
+        class, ``d`` the dimension it models): on the subspace's
+        coordinates, whitened (``whiten=True``, ``reg_covar=1e-3``); on raw
+        codes, ``CoefficientPrior("gmm", n_components=30, pca_dim=32)`` over
+        their top 32 principal components.
+    prior_dim : int, "auto" or None, default="auto"
         Fit the prior in the decoded principal subspace of the codes: the
         ``prior_dim`` code directions that decode to the top principal
-        directions of the training reconstructions (``code_subspace_``). The codes
-        are far wider than the images (every filter at every position), and
-        their own principal directions need not carry image variance; these
-        do, so a sample's decoded image varies as the reconstructions do:
-        on CIFAR-10, 256 dimensions lower the FID of 500 samples from 240
-        to 177 (see the user guide). Clipped to the number of training codes
-        less one and to the number of pixels. None fits the prior on the
-        raw codes (the default prior then keeps their top 32 principal
-        components, whose MNIST samples the user guide measures).
+        directions of the training reconstructions (``code_subspace_``).
+        The codes are far wider than the images (every filter at every
+        position), and their own principal directions need not carry image
+        variance; these do. The prior is fitted on the training images'
+        coordinates along these directions, not on their codes': the
+        encoder's soft threshold shrinks the codes, and a prior of shrunk
+        codes draws images with less contrast than the training images.
+        ``"auto"`` is one dimension per 12 pixels (65 for 28 x 28 images,
+        256 for 32 x 32 colour images) for ``objective="reconstruction"``,
+        and None for ``"ctrl"``, whose drawn codes are normalised before
+        decoding. The user guide measures both on MNIST and CIFAR-10.
+        Clipped to the number of training codes less one and to the number
+        of pixels. None fits the prior on the raw codes.
     max_iter : int or "auto", default="auto"
         Epochs (passes over the training data). ``"auto"`` is 5 for
         ``objective="reconstruction"`` and 3 for ``"ctrl"``.
@@ -227,11 +229,12 @@ class ConvSparseCoder(BaseDictionaryModel):
         ``code_subspace_`` when it is not None), class-conditional when
         ``y`` was given.
     code_subspace_ : DecodedSubspace or None
-        With ``prior_dim``: the map between codes and the coordinates the
-        prior is fitted on (``transform``: codes to coordinates,
-        ``inverse_transform``: coordinates to codes), learned in ``fit`` on
-        all training codes, or by a stream on its first chunk and kept.
-        None without ``prior_dim``.
+        With a prior dimension: the map between codes and the coordinates
+        the prior is fitted on (``project``: images to coordinates,
+        ``transform``: codes to coordinates, ``inverse_transform``:
+        coordinates to codes), learned in ``fit`` on all training codes, or
+        by a stream on its first chunk and kept. None when the prior is
+        over the raw codes.
     device_ : torch.device
         The device the model was fitted on and runs on (see :meth:`to`).
     n_iter_ : int
@@ -286,7 +289,7 @@ class ConvSparseCoder(BaseDictionaryModel):
         "positive": ["boolean"],
         "image_shape": [None, tuple, list],
         "prior": [None, HasMethods(["fit", "sample"])],
-        "prior_dim": [None, Interval(Integral, 1, None, closed="left")],
+        "prior_dim": [None, Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -311,7 +314,7 @@ class ConvSparseCoder(BaseDictionaryModel):
         positive=False,
         image_shape=None,
         prior=None,
-        prior_dim=None,
+        prior_dim="auto",
         max_iter="auto",
         batch_size=64,
         learning_rate=1e-2,
@@ -376,37 +379,51 @@ class ConvSparseCoder(BaseDictionaryModel):
         if self.objective == "ctrl":
             self._refit_decoder_scale(X, codes)
         with threads(self.n_jobs):
-            self._fit_code_prior(codes, y, rng)
+            self._fit_code_prior(X, codes, y, rng)
         self._check_samples(X)
         return self
 
-    def _fit_code_prior(self, codes, y, rng):
-        """Learn ``code_subspace_`` (with ``prior_dim``) and fit the prior on the training codes."""
+    def _fit_code_prior(self, X, codes, y, rng):
+        """Learn ``code_subspace_`` (with a prior dimension) and fit the prior on images ``X``."""
         self.code_subspace_ = self._new_code_subspace(codes, rng)
-        coordinates = self._prior_codes(codes)
+        coordinates = self._prior_codes(codes, X)
         self._fit_prior(coordinates, y, self._default_prior(y, coordinates.shape), rng)
+
+    def _prior_dim(self):
+        """``prior_dim`` with ``"auto"`` resolved (None: the prior is over the raw codes)."""
+        if self.prior_dim != "auto":
+            return self.prior_dim
+        if self.objective == "ctrl":
+            # Drawn codes are normalised before decoding, so a direction of
+            # the subspace does not decode to its image direction.
+            return None
+        return max(1, round(self.n_features_in_ / PIXELS_PER_COMPONENT))
 
     def _default_prior(self, y=None, codes_shape=None):
         # A stream, whose size is unknown, starts with all components.
-        if self.prior_dim is None:
+        if self._prior_dim() is None:
             return mixture_prior(y, codes_shape, pca_dim=RAW_PRIOR_DIM)
         return mixture_prior(y, codes_shape, whiten=True)
 
     def _new_code_subspace(self, codes, rng):
-        """The :class:`DecodedSubspace` of ``prior_dim`` dimensions the prior lives in, or None."""
-        if self.prior_dim is None:
+        """The :class:`DecodedSubspace` the prior lives in, or None without a prior dimension."""
+        prior_dim = self._prior_dim()
+        if prior_dim is None:
             return None
-        return DecodedSubspace(self.prior_dim, seed_from(rng)).fit(
+        return DecodedSubspace(prior_dim, seed_from(rng)).fit(
             codes, self._decode, self._decode_adjoint)
 
-    def _prior_codes(self, codes):
+    def _prior_codes(self, codes, X):
         # fit learns the subspace on all training codes; a new stream on its
         # first chunk, kept afterwards so that the prior's statistics of
-        # later chunks live in the same coordinates.
+        # later chunks live in the same coordinates. The prior is fitted on
+        # the images' coordinates, not their codes': the encoder's soft
+        # threshold shrinks the codes, and a prior of shrunk codes draws
+        # images with less contrast than the training images.
         if not hasattr(self, "code_subspace_"):
             self.code_subspace_ = self._new_code_subspace(codes, self._stream["rng"])
         subspace = self.code_subspace_
-        return codes if subspace is None else subspace.transform(codes)
+        return codes if subspace is None else subspace.project(X)
 
     def _codes_from_prior(self, draws):
         subspace = getattr(self, "code_subspace_", None)

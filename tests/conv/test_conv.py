@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.linear_model import Lasso
 from sklearn.model_selection import GridSearchCV
@@ -294,13 +295,33 @@ def test_fit_transform_inverse_shapes_and_dtype(digits):
     assert len(model.loss_curve_) == 2 and model.loss_curve_[1] < model.loss_curve_[0]
 
 
-def test_default_prior_is_a_mixture_over_32_components_sized_to_the_codes(digits):
-    # prior_dim=None (default): up to MIXTURE_COMPONENTS (30) over the codes' top 32
+def test_default_prior_is_a_whitened_mixture_over_one_coordinate_per_12_pixels(digits):
+    # prior_dim="auto": round(64 / 12) = 5 decoded coordinates of 8 x 8
+    # images, fitted on the images' projections.
+    X, y = digits
+    model = ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), max_iter=1,
+                            device="cpu", random_state=0).fit(X[:1000])
+    assert model.code_subspace_.n_components_ == 5
+    prior = model.prior_
+    assert (prior.kind, prior.whiten, prior.n_components) == ("gmm", True, MIXTURE_COMPONENTS)
+    assert prior.n_features_in_ == 5
+    reference = clone(prior).fit(model.code_subspace_.project(X[:1000]))
+    probe = model.code_subspace_.project(X[1000:1100])
+    np.testing.assert_allclose(prior.score_samples(probe), reference.score_samples(probe),
+                               rtol=1e-5)
+    # The closed-loop game draws normalised codes: its "auto" keeps the raw codes.
+    ctrl = ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), max_iter=1,
+                           objective="ctrl", device="cpu", random_state=0).fit(X[:300])
+    assert ctrl.code_subspace_ is None and ctrl.prior_.pca_dim == 32
+
+
+def test_raw_code_prior_is_a_mixture_over_32_components_sized_to_the_codes(digits):
+    # prior_dim=None: up to MIXTURE_COMPONENTS (30) over the codes' top 32
     # principal components, each with at least 32 codes (of the smallest
     # class, with labels).
     X, y = digits
     model = ConvSparseCoder(n_filters=(4, 8), image_shape=(8, 8), max_iter=1,
-                            device="cpu", random_state=0)
+                            prior_dim=None, device="cpu", random_state=0)
     prior = model.fit(X[:1000]).prior_
     assert (prior.kind, prior.pca_dim, prior.n_components) == ("gmm", 32, MIXTURE_COMPONENTS)
     assert model.fit(X[:300]).prior_.n_components == 300 // 32

@@ -16,9 +16,11 @@ class (seed 0), judged by the share labelled as asked.
 is fitted on the first 10,000 training images (``_quality``'s protocol);
 2,000 samples with seeds 0 and 1 are judged by
 :func:`_quality.judge_cifar` (FID against 2,000 test images, LFD, NN
-ratio) beside scikit-learn's PCA(256) + one Gaussian in the same run. It
-also prints the relative squared error of the coder's reconstructions of
-2,000 held-out training images (:func:`_quality.cifar_validation`).
+ratio) beside scikit-learn's PCA(256) + one Gaussian in the same run, and
+seed 0 of the same coder with its prior refitted over the raw codes
+(``prior_dim=None``). It also prints the relative squared error of the
+coder's reconstructions of 2,000 held-out training images
+(:func:`_quality.cifar_validation`).
 
 ``priors``: the same coder, fitted once; for every row of ``PRIORS`` its
 prior is refitted on the training codes (``prior_dim`` and ``prior`` set,
@@ -94,6 +96,9 @@ def cifar():
                 q.judge_cifar(model.sample(q.N_FID, random_state=seed), X, X_test))
         _report("PCA(256) + one Gaussian", seed,
                 q.judge_cifar(baseline.sample(q.N_FID, random_state=seed), X, X_test))
+    refit_prior(model, X, model.transform(X), None, None)
+    _report("same coder, prior over the raw codes (prior_dim=None)", 0,
+            q.judge_cifar(model.sample(q.N_FID, random_state=0), X, X_test))
 
 
 def refit_prior(model, X, codes, prior_dim, prior):

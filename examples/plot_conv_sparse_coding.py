@@ -76,7 +76,8 @@ plot_filters(model.dictionaries_[0], title="layer 1 filters (RGB)")
 # %%
 # Class-conditional MNIST samples
 # -------------------------------
-# With ``y``, one prior is fitted per class on the codes; ``sample(y=c)``
+# With ``y``, one prior is fitted per class, on the images' coordinates in
+# the decoded subspace of the codes (``code_subspace_``); ``sample(y=c)``
 # decodes codes drawn from class ``c``'s prior.
 mnist = fetch_mnist(data_home=data, n_samples=2000)
 coder = ConvSparseCoder(n_filters=(8, 16), image_shape=(28, 28), alpha=0.01, max_iter=2,

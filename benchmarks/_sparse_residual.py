@@ -15,8 +15,9 @@ the model without a residual and scikit-learn's PCA(256) + one Gaussian, in
 the same run.
 
 ``mnist``: the model without a residual and the one with
-``MNIST_COMPONENTS`` residual components, fitted on 10,000 MNIST training images, judged by
-:func:`_quality.judge_mnist` (mean over 16 draws of 1,000), and with labels
+``MNIST_COMPONENTS`` residual components, fitted on 10,000 MNIST training
+images, judged by :func:`_quality.judge_mnist` (mean over 16 draws of
+1,000), and with labels
 (100 samples per class, seed 0) by the share labelled as asked.
 """
 

@@ -41,6 +41,11 @@ def extreme_share(X):
     return at_ends / X.size
 
 
+def auto_components(n_features):
+    """The "auto" number of components for images of ``n_features`` pixels."""
+    return max(1, round(n_features / PIXELS_PER_COMPONENT))
+
+
 def resolve_residual_components(residual_components, X):
     """The number of residual components to fit on images ``X``.
 
@@ -53,7 +58,7 @@ def resolve_residual_components(residual_components, X):
         return residual_components
     if extreme_share(X) >= FLAT_SHARE:
         return 0
-    return min(max(1, round(X.shape[1] / PIXELS_PER_COMPONENT)), *X.shape)
+    return min(auto_components(X.shape[1]), *X.shape)
 
 
 def fit_residual_pca(residuals, n_components, random_state, owner):

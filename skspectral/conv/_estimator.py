@@ -25,7 +25,7 @@ from .._backend import (
     torch_generator,
 )
 from .._backend._dask import is_dask_array
-from .._backend._residual import PIXELS_PER_COMPONENT
+from .._backend._residual import auto_components
 from .._backend._subspace import DecodedSubspace
 from ..base import (
     BaseDictionaryModel,
@@ -397,7 +397,7 @@ class ConvSparseCoder(BaseDictionaryModel):
             # Drawn codes are normalised before decoding, so a direction of
             # the subspace does not decode to its image direction.
             return None
-        return max(1, round(self.n_features_in_ / PIXELS_PER_COMPONENT))
+        return auto_components(self.n_features_in_)
 
     def _default_prior(self, y=None, codes_shape=None):
         # A stream, whose size is unknown, starts with all components.

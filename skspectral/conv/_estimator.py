@@ -172,15 +172,16 @@ class ConvSparseCoder(BaseDictionaryModel):
         codes, ``CoefficientPrior("gmm", n_components=30, pca_dim=32)`` over
         their top 32 principal components.
     prior_dim : int, "auto" or None, default="auto"
-        Fit the prior in the decoded principal subspace of the codes: the
-        ``prior_dim`` code directions that decode to the top principal
-        directions of the training reconstructions (``code_subspace_``).
-        The codes are far wider than the images (every filter at every
+        Fit the prior in the training images' principal subspace, reached
+        through the decoder: the ``prior_dim`` top principal directions of
+        the training images and their mean, each mapped to the
+        minimum-norm code that decodes to it (``code_subspace_``). The
+        codes are far wider than the images (every filter at every
         position), and their own principal directions need not carry image
         variance; these do. The prior is fitted on the training images'
-        coordinates along these directions, not on their codes': the
-        encoder's soft threshold shrinks the codes, and a prior of shrunk
-        codes draws images with less contrast than the training images.
+        principal coordinates, not on their codes': the encoder's soft
+        threshold shrinks the codes, and a prior of shrunk codes draws
+        images with less contrast than the training images.
         ``"auto"`` is one dimension per 12 pixels (65 for 28 x 28 images,
         256 for 32 x 32 colour images) for ``objective="reconstruction"``,
         and None for ``"ctrl"``, whose drawn codes are normalised before
@@ -232,7 +233,7 @@ class ConvSparseCoder(BaseDictionaryModel):
         With a prior dimension: the map between codes and the coordinates
         the prior is fitted on (``project``: images to coordinates,
         ``transform``: codes to coordinates, ``inverse_transform``:
-        coordinates to codes), learned in ``fit`` on all training codes, or
+        coordinates to codes), learned in ``fit`` on all training images, or
         by a stream on its first chunk and kept. None when the prior is
         over the raw codes.
     device_ : torch.device
@@ -385,7 +386,7 @@ class ConvSparseCoder(BaseDictionaryModel):
 
     def _fit_code_prior(self, X, codes, y, rng):
         """Learn ``code_subspace_`` (with a prior dimension) and fit the prior on images ``X``."""
-        self.code_subspace_ = self._new_code_subspace(codes, rng)
+        self.code_subspace_ = self._new_code_subspace(X, rng)
         coordinates = self._prior_codes(codes, X)
         self._fit_prior(coordinates, y, self._default_prior(y, coordinates.shape), rng)
 
@@ -405,23 +406,23 @@ class ConvSparseCoder(BaseDictionaryModel):
             return mixture_prior(y, codes_shape, pca_dim=RAW_PRIOR_DIM)
         return mixture_prior(y, codes_shape, whiten=True)
 
-    def _new_code_subspace(self, codes, rng):
-        """The :class:`DecodedSubspace` the prior lives in, or None without a prior dimension."""
+    def _new_code_subspace(self, X, rng):
+        """The :class:`DecodedSubspace` of images ``X`` the prior lives in, or None."""
         prior_dim = self._prior_dim()
         if prior_dim is None:
             return None
-        return DecodedSubspace(prior_dim, seed_from(rng)).fit(
-            codes, self._decode, self._decode_adjoint)
+        return DecodedSubspace(prior_dim, random_state=seed_from(rng)).fit(
+            X, self._decode, self._decode_adjoint, self._n_codes)
 
     def _prior_codes(self, codes, X):
-        # fit learns the subspace on all training codes; a new stream on its
+        # fit learns the subspace on all training images; a new stream on its
         # first chunk, kept afterwards so that the prior's statistics of
         # later chunks live in the same coordinates. The prior is fitted on
         # the images' coordinates, not their codes': the encoder's soft
         # threshold shrinks the codes, and a prior of shrunk codes draws
         # images with less contrast than the training images.
         if not hasattr(self, "code_subspace_"):
-            self.code_subspace_ = self._new_code_subspace(codes, self._stream["rng"])
+            self.code_subspace_ = self._new_code_subspace(X, self._stream["rng"])
         subspace = self.code_subspace_
         return codes if subspace is None else subspace.project(X)
 

@@ -76,9 +76,9 @@ plot_filters(model.dictionaries_[0], title="layer 1 filters (RGB)")
 # %%
 # Class-conditional MNIST samples
 # -------------------------------
-# With ``y``, one prior is fitted per class, on the images' coordinates in
-# the decoded subspace of the codes (``code_subspace_``); ``sample(y=c)``
-# decodes codes drawn from class ``c``'s prior.
+# With ``y``, one prior is fitted per class, on the images' principal
+# coordinates; ``code_subspace_`` maps them to codes that decode to those
+# directions, and ``sample(y=c)`` decodes codes drawn from class ``c``'s prior.
 mnist = fetch_mnist(data_home=data, n_samples=2000)
 coder = ConvSparseCoder(n_filters=(8, 16), image_shape=(28, 28), alpha=0.01, max_iter=2,
                         device="cpu", random_state=0).fit(mnist.data, mnist.target)

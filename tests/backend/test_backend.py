@@ -102,3 +102,42 @@ def test_numba_can_be_disabled():
     )
     env = dict(os.environ, SKSPECTRAL_DISABLE_NUMBA="1")
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+# ------------------------------------------------------ minimum_norm_preimages
+def _preimages(G, targets, **options):
+    from skspectral._backend._linalg import minimum_norm_preimages
+
+    return minimum_norm_preimages(targets, lambda W: W @ G.T, lambda T: T @ G, **options)
+
+
+def test_preimages_are_the_pseudo_inverse_solutions():
+    rng = np.random.RandomState(0)
+    G = rng.randn(8, 30)
+    targets = rng.randn(5, 8)
+    inputs, residuals, n_iter = _preimages(G, targets, tol=1e-12)
+    np.testing.assert_allclose(inputs, targets @ np.linalg.pinv(G).T, atol=1e-9)
+    assert residuals.max() < 1e-10 and 0 < n_iter <= 500
+
+
+def test_targets_outside_the_range_get_least_squares_preimages():
+    # Rank 3 of 6 outputs: the residual stays, orthogonal to the range; the
+    # search stops on the normal equations instead of running to max_iter.
+    rng = np.random.RandomState(1)
+    G = rng.randn(6, 3) @ rng.randn(3, 20)
+    targets = rng.randn(4, 6)
+    inputs, residuals, n_iter = _preimages(G, targets, tol=1e-10)
+    np.testing.assert_allclose(inputs, targets @ np.linalg.pinv(G).T, atol=1e-8)
+    expected = np.linalg.norm(targets - inputs @ G.T, axis=1) / np.linalg.norm(targets, axis=1)
+    np.testing.assert_allclose(residuals, expected)
+    assert residuals.min() > 0.1 and n_iter < 100
+
+
+def test_preimages_of_zero_targets_and_under_max_iter():
+    rng = np.random.RandomState(2)
+    G = rng.randn(5, 12)
+    targets = np.vstack([np.zeros(5), rng.randn(5)])
+    inputs, residuals, _ = _preimages(G, targets)
+    assert np.all(inputs[0] == 0) and residuals[0] == 0
+    _, residuals, n_iter = _preimages(G, targets, tol=1e-12, max_iter=2)
+    assert n_iter == 2 and residuals[1] > 1e-6

@@ -64,8 +64,8 @@ def _factory(name):
         "sparse_no_residual": lambda: SparseSupportMRF(residual_components=0, random_state=0),
         "conv": lambda: ConvSparseCoder(image_shape=q.MNIST_SHAPE, random_state=0),
         "conv_rgb": lambda: ConvSparseCoder(image_shape=q.CIFAR_SHAPE, random_state=0),
-        # The prior of the best PCA pipeline in the coder's decoded subspace
-        # (python -m benchmarks._conv_samples priors).
+        # The prior of the best PCA pipeline over the coder's default subspace,
+        # the images' principal one (python -m benchmarks._conv_samples priors).
         "conv_gaussianized": lambda: ConvSparseCoder(
             image_shape=q.CIFAR_SHAPE, prior=q.gaussianized_prior(), random_state=0),
         "pca_gaussianized": q.gaussianized_pca,

@@ -104,7 +104,7 @@ def cifar():
 def refit_prior(model, X, codes, prior_dim, prior):
     """The coder with its prior (and code subspace) refitted, as ``fit`` does, on ``X``."""
     model.set_params(prior_dim=prior_dim, prior=prior)
-    model._fit_code_prior(X, codes, None, np.random.RandomState(0))
+    model._fit_code_prior(X, None, np.random.RandomState(0), codes)
     return model
 
 

@@ -994,7 +994,7 @@ class BaseDictionaryModel(
             self._check_samples(X)
 
     def _update_stream_prior(self, X, y, classes):
-        codes = self._prior_codes(self._stream_codes(X), X)
+        codes = self._prior_codes(X)
         if not hasattr(self, "prior_"):
             self.prior_ = self._new_prior(self._default_prior(), self._stream["rng"])
         self.prior_.partial_fit(codes, y, classes=classes)
@@ -1148,14 +1148,15 @@ class BaseDictionaryModel(
             options["y"] = y
         return self._codes_from_prior(self.prior_.sample(n_samples, random_state=rng, **options))
 
-    def _prior_codes(self, codes, X):
-        """What the prior is fitted on for training images ``X`` and their ``codes``.
+    def _prior_codes(self, X, codes=None):
+        """What the prior is fitted on for training images ``X``: their codes here.
 
-        The codes themselves here. A model whose prior lives in a subspace
-        of its codes maps them, or the images, there (and back with
-        :meth:`_codes_from_prior`).
+        ``codes`` are the images' codes when the caller has them already;
+        otherwise they are computed here. A model whose prior lives in a
+        subspace maps the codes, or the images, there (and back with
+        :meth:`_codes_from_prior`), and need not encode at all.
         """
-        return codes
+        return self._stream_codes(X) if codes is None else codes
 
     def _codes_from_prior(self, draws):
         """Codes for draws of ``prior_`` (the inverse of :meth:`_prior_codes`)."""

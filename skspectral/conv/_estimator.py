@@ -376,18 +376,23 @@ class ConvSparseCoder(BaseDictionaryModel):
         self.loss_curve_ = self._train(X, y, generator, device, optimizers, self._n_epochs())
         self.n_iter_ = len(self.loss_curve_)
         self._store_net()
-        codes = self._encode(X)
+        codes = None
         if self.objective == "ctrl":
+            codes = self._encode(X)
             self._refit_decoder_scale(X, codes)
         with threads(self.n_jobs):
-            self._fit_code_prior(X, codes, y, rng)
+            self._fit_code_prior(X, y, rng, codes)
         self._check_samples(X)
         return self
 
-    def _fit_code_prior(self, X, codes, y, rng):
-        """Learn ``code_subspace_`` (with a prior dimension) and fit the prior on images ``X``."""
+    def _fit_code_prior(self, X, y, rng, codes=None):
+        """Learn ``code_subspace_`` (with a prior dimension) and fit the prior on images ``X``.
+
+        ``codes``, the images' codes if already computed, serve the prior
+        over the raw codes; a prior in the subspace needs only the images.
+        """
         self.code_subspace_ = self._new_code_subspace(X, rng)
-        coordinates = self._prior_codes(codes, X)
+        coordinates = self._prior_codes(X, codes)
         self._fit_prior(coordinates, y, self._default_prior(y, coordinates.shape), rng)
 
     def _prior_dim(self):
@@ -414,7 +419,7 @@ class ConvSparseCoder(BaseDictionaryModel):
         return DecodedSubspace(prior_dim, random_state=seed_from(rng)).fit(
             X, self._decode, self._decode_adjoint, self._n_codes)
 
-    def _prior_codes(self, codes, X):
+    def _prior_codes(self, X, codes=None):
         # fit learns the subspace on all training images; a new stream on its
         # first chunk, kept afterwards so that the prior's statistics of
         # later chunks live in the same coordinates. The prior is fitted on
@@ -423,8 +428,9 @@ class ConvSparseCoder(BaseDictionaryModel):
         # images with less contrast than the training images.
         if not hasattr(self, "code_subspace_"):
             self.code_subspace_ = self._new_code_subspace(X, self._stream["rng"])
-        subspace = self.code_subspace_
-        return codes if subspace is None else subspace.project(X)
+        if self.code_subspace_ is None:
+            return super()._prior_codes(X, codes)
+        return self.code_subspace_.project(X)
 
     def _codes_from_prior(self, draws):
         subspace = getattr(self, "code_subspace_", None)

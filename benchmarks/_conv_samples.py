@@ -5,6 +5,7 @@ Run from the repository root::
     python -m benchmarks._conv_samples mnist    # defaults vs PCA(64) + GaussianMixture(20)
     python -m benchmarks._conv_samples cifar    # defaults vs PCA(256) + one Gaussian, test images
     python -m benchmarks._conv_samples priors   # priors over one fitted coder, held-out images
+    python -m benchmarks._conv_samples subspaces  # which subspace the prior lives in
 
 ``mnist``: scikit-learn's PCA(64) + GaussianMixture(20) and
 ``ConvSparseCoder(image_shape=(28, 28), random_state=0)``, fitted on 10,000
@@ -21,6 +22,14 @@ seed 0 of the same coder with its prior refitted over the raw codes
 (``prior_dim=None``). It also prints the relative squared error of the
 coder's reconstructions of 2,000 held-out training images
 (:func:`_quality.cifar_validation`).
+
+``subspaces``: the same coder, fitted once; a default mixture (seeds 0
+and 1, fitted and drawn) over the training images' coordinates along the
+256 principal directions of the coder's reconstructions around their
+mean, the same directions around the images' mean, and the images' own
+directions and mean (the default); samples ``m + c V`` are formed
+directly, so that only the subspace differs, and judged by FID against
+the test images.
 
 ``priors``: the same coder, fitted once; for every row of ``PRIORS`` its
 prior is refitted on the training codes (``prior_dim`` and ``prior`` set,
@@ -126,5 +135,32 @@ def priors():
     print(f"PCA(256) + one Gaussian {fid:.1f}", flush=True)
 
 
+def subspaces():
+    from sklearn.base import clone
+    from sklearn.decomposition import PCA
+
+    from skspectral.prior._estimator import mixture_prior
+
+    X, _, X_test = q.cifar_data()
+    model, seconds = q.timed_fit(_coder(), X)
+    print(f"fit {seconds:.0f} s")
+    reconstructions = PCA(256, random_state=0).fit(model.inverse_transform(model.transform(X)))
+    images = PCA(256, random_state=0).fit(X)
+    rows = {
+        "reconstructions' directions and mean": (reconstructions.components_,
+                                                 reconstructions.mean_),
+        "reconstructions' directions, images' mean": (reconstructions.components_, images.mean_),
+        "images' directions and mean (default)": (images.components_, images.mean_),
+    }
+    print("subspace: seed test_fid")
+    for name, (V, mean) in rows.items():
+        for seed in (0, 1):
+            coordinates = (X - mean) @ V.T
+            prior = clone(mixture_prior(None, coordinates.shape, whiten=True))
+            prior.set_params(random_state=seed).fit(coordinates)
+            samples = mean + prior.sample(q.N_FID, random_state=seed) @ V
+            print(f"{name}: {seed} {q.cifar_fid(np.clip(samples, 0, 1), X_test):.1f}", flush=True)
+
+
 if __name__ == "__main__":
-    {"mnist": mnist, "cifar": cifar, "priors": priors}[sys.argv[1] if len(sys.argv) > 1 else "cifar"]()
+    {"mnist": mnist, "cifar": cifar, "priors": priors, "subspaces": subspaces}[sys.argv[1] if len(sys.argv) > 1 else "cifar"]()

@@ -41,7 +41,7 @@ def _model(residual_components):
 
 
 def _print_auto(X):
-    from skspectral._backend._residual import resolve_residual_components
+    from skspectral.base._residual import resolve_residual_components
 
     print(f'residual_components="auto" fits {resolve_residual_components("auto", X)} '
           "components on these images", flush=True)

@@ -58,7 +58,7 @@ def get_trusted_types():
     True
     """
     # Imported on use: this module is imported by skspectral/__init__.py.
-    from ._backend._subspace import DecodedSubspace
+    from .conv._subspace import DecodedSubspace
     from .pipeline import GenerativePipeline
     from .prior._densities import DENSITIES, Moments, Projected
     from .prior._gaussianize import GaussianizationLayer, Gaussianized, MarginalGaussianizer

@@ -1,9 +1,7 @@
-"""The shared generative base: one sample contract, device, RNG and n_jobs policy, layout."""
+"""The shared generative base: one sample contract, device, RNG and n_jobs policy."""
 
-import ast
 import pickle
 import threading
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -21,9 +19,6 @@ from skspectral import (
 from skspectral._backend import n_threads, threads
 from skspectral.base import BaseDictionaryModel, GenerativeMixin
 from tests._models import small_models
-
-PACKAGE = Path(__file__).resolve().parents[1] / "skspectral"
-MODEL_PACKAGES = ("spectral", "sparse", "conv", "prior", "refiner")
 
 
 @pytest.fixture(scope="module")
@@ -201,27 +196,3 @@ def test_threads_context_restores_torch_setting():
     with threads(-1) as n:
         assert torch.get_num_threads() == n
     assert torch.get_num_threads() == before
-
-
-# --------------------------------------------------------------- layout
-def _imported_modules(path):
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            yield "." * node.level + (node.module or "")
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name
-
-
-@pytest.mark.parametrize("package", MODEL_PACKAGES)
-def test_model_packages_import_only_backend_base_prior_and_utils(package):
-    allowed = {"_backend", "base", "utils", "prior", package}
-    for path in (PACKAGE / package).glob("*.py"):
-        for module in _imported_modules(path):
-            if module.startswith(".."):
-                top = module.lstrip(".").split(".")[0]
-                assert top in allowed, f"{path.name} imports {module}"
-            elif module.startswith("skspectral"):
-                top = module.split(".")[1] if "." in module else ""
-                assert top in allowed, f"{path.name} imports {module}"

@@ -255,7 +255,7 @@ def test_pickle_and_deepcopy_round_trips(digits, name):
 
 def _saved_by(version, monkeypatch, save, model):
     with monkeypatch.context() as patch:
-        patch.setattr(base, "_running_version", lambda: version)
+        patch.setattr(base._persistence, "_running_version", lambda: version)
         return save(model)
 
 

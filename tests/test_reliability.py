@@ -201,7 +201,7 @@ def test_large_draw_memory_is_output_plus_one_batch(fitted):
 
 @pytest.mark.parametrize("name", ["spectral", "sparse", "conv"])
 def test_batched_transforms_equal_one_pass(fitted, digits, name, monkeypatch):
-    import skspectral.base as base
+    import skspectral.base._model as base
 
     X, _ = digits
     model = fitted[name]

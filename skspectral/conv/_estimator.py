@@ -25,8 +25,6 @@ from .._backend import (
     torch_generator,
 )
 from .._backend._dask import is_dask_array
-from .._backend._residual import auto_components
-from .._backend._subspace import DecodedSubspace
 from ..base import (
     BaseDictionaryModel,
     check_labels,
@@ -34,10 +32,12 @@ from ..base import (
     epoch_means,
     train_epochs,
 )
+from ..base._residual import auto_components
 from ..prior._estimator import mixture_prior
 from ..utils import check_image_shape
 from ._layers import CSCNet
 from ._objectives import augment, ctrl_game, label_groups, reconstruction_loss
+from ._subspace import DecodedSubspace
 
 #: Principal components of the raw codes that the default prior keeps
 #: (``prior_dim=None``).

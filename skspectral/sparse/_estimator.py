@@ -12,8 +12,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import DEVICE_CONSTRAINT, FLOAT_DTYPES, N_JOBS_CONSTRAINT
 from .._backend._dask import is_dask_array
-from .._backend._residual import check_no_residual_stream
 from ..base import BaseDictionaryModel, start_dask_fit
+from ..base._residual import check_no_residual_stream
 from ..prior import CoefficientPrior
 from ._bcd import (
     coded_statistics,

@@ -7,7 +7,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skspectral import CoefficientPrior, ConvSparseCoder
-from skspectral._backend._subspace import DecodedSubspace
+from skspectral.conv._subspace import DecodedSubspace
 from skspectral.prior._estimator import WHITENED_REG_COVAR
 
 

@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from skspectral import SparseSupportMRF
-from skspectral._backend._residual import (
+from skspectral.base._residual import (
     draw_residuals,
     extreme_share,
     fit_residual_pca,

@@ -29,7 +29,7 @@ on convolutional sparse coding measures it).
 import numpy as np
 from sklearn.decomposition import PCA
 
-from ._linalg import minimum_norm_preimages
+from .._backend._linalg import minimum_norm_preimages
 
 
 class DecodedSubspace:

@@ -1,5 +1,6 @@
-"""Metrics for generated images: spectral distances, FID, memorisation checks."""
+"""Metrics for generated images: spectral distances, FID, memorisation checks, bits per dimension."""
 
+from ._density import bits_per_dim, dequantize
 from ._fid import fid_score, frechet_distance, inception_score
 from ._labels import label_quality
 from ._neighbors import nearest_neighbor_distance
@@ -13,6 +14,8 @@ from ._spectral import (
 )
 
 __all__ = [
+    "bits_per_dim",
+    "dequantize",
     "fid_score",
     "frechet_distance",
     "frequency_distance",

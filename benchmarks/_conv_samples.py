@@ -63,7 +63,7 @@ def _coder(image_shape=q.CIFAR_SHAPE, **params):
 
 def _relative_error(model, X):
     """Mean squared reconstruction error over the mean pixel variance."""
-    return -model.score(X) / float(np.mean(X.var(axis=0)))
+    return model.reconstruction_error(X) / float(np.mean(X.var(axis=0)))
 
 
 def _report(name, seed, r):

@@ -106,7 +106,7 @@ class OutOfCoreSuite:
     track_traced_peak.unit = "MB"
 
     def track_heldout_error(self, path, how):
-        return -_fit(path, how).score(mnist(2_000, subset="test"))
+        return _fit(path, how).reconstruction_error(mnist(2_000, subset="test"))
 
     track_heldout_error.unit = "MSE per pixel"
 

@@ -40,8 +40,8 @@ def get_trusted_types():
 
     These are the estimators of skspectral, the densities (and their
     running statistics) that a fitted :class:`~skspectral.CoefficientPrior`
-    holds, the code subspace of a fitted :class:`~skspectral.ConvSparseCoder`
-    and :class:`numpy.dtype`.
+    holds, the code subspace of a fitted :class:`~skspectral.ConvSparseCoder`,
+    the noise model of every model's density and :class:`numpy.dtype`.
     None of them runs code from the file when it is loaded: their state is
     restored from NumPy arrays and builtins.
 
@@ -58,6 +58,7 @@ def get_trusted_types():
     True
     """
     # Imported on use: this module is imported by skspectral/__init__.py.
+    from .base._density import RangeNoise
     from .conv._subspace import DecodedSubspace
     from .pipeline import GenerativePipeline
     from .prior._densities import DENSITIES, Moments, Projected
@@ -67,8 +68,8 @@ def get_trusted_types():
     from .utils import all_estimators
 
     types = [cls for _, cls in all_estimators()]
-    types += [GenerativePipeline, DecodedSubspace, DictionaryStatistics, Moments, Projected, SupportStatistics,
-              Gaussianized, GaussianizationLayer, MarginalGaussianizer, *DENSITIES.values()]
+    types += [GenerativePipeline, DecodedSubspace, DictionaryStatistics, Moments, Projected,
+              SupportStatistics, RangeNoise, Gaussianized, GaussianizationLayer, MarginalGaussianizer, *DENSITIES.values()]
     return sorted({_qualified_name(cls) for cls in types} | {_qualified_name(np.dtype)})
 
 

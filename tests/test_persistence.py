@@ -82,8 +82,10 @@ def _model_outputs(model, X, y=None):
         "transform": codes,
         "inverse_transform": model.inverse_transform(codes),
         "sample": model.sample(3, random_state=0),
-        "score": model.score(X),
+        "reconstruction_error": model.reconstruction_error(X),
     }
+    if getattr(model, "noise_", None) is not None:
+        out["score"] = model.score(X)
     if y is not None:
         out["sample_y"] = model.sample(3, y=[0, 1, 2], random_state=0)
     return out

@@ -2,7 +2,7 @@
 
 Layers, from the bottom: ``_backend`` (devices, dtypes, seeds, threads,
 kernels' compilation, shared numerics) -> this package (the estimator
-contract: ``sample``, codes, device after ``fit``, the training loop) ->
+contract: ``sample``, ``score``, codes, device after ``fit``, the training loop) ->
 one package per model (its estimator, its math and its kernels), all
 holding their density as a :class:`~skspectral.CoefficientPrior`.
 
@@ -25,11 +25,14 @@ listed before it:
 * ``_device``: :class:`DeviceMixin`, the device policy.
 * ``_sampling``: :class:`GenerativeMixin`, ``sample`` and ``iter_sample``.
 * ``_residual``: the Gaussian over what a decoder misses, added to samples.
+* ``_density``: the pixel-space density every model derives ``score`` from:
+  the decoder's range, the noise off it, and the change of variables.
 * ``_model``: :class:`BaseDictionaryModel`, the dictionary model.
 """
 
 # Names not in __all__ are re-exported (as ``name as name``) for the modules
 # that import them from ``skspectral.base``.
+from ._density import LinearRange, RangeNoise
 from ._device import DeviceMixin
 from ._labels import (
     check_labels,
@@ -59,6 +62,8 @@ from ._training import epoch_means as epoch_means
 
 __all__ = [
     "BaseDictionaryModel",
+    "LinearRange",
+    "RangeNoise",
     "DeviceMixin",
     "GenerativeMixin",
     "StrictParamsMixin",

@@ -37,6 +37,7 @@ from .._backend._dask import (
     is_dask_array,
     map_row_blocks,
 )
+from ._density import RangeNoise, range_log_likelihood
 from ._device import DeviceMixin
 from ._labels import check_partial_labels, start_dask_fit
 from ._params import StrictParamsMixin
@@ -275,6 +276,7 @@ class BaseDictionaryModel(
         self.prior_.partial_fit(codes, y, classes=classes)
         self.classes_ = self.prior_.classes_
         self._prior_updated()
+        self._fit_noise(X, update=True)
 
     def _stream_codes(self, X):
         """Codes of a validated chunk, as the prior is fitted on them (dense)."""
@@ -440,6 +442,132 @@ class BaseDictionaryModel(
     def _sampled_codes(self, codes):
         """Map codes drawn from the prior onto what the decoder expects (identity)."""
         return codes
+
+    # ---------------------------------------------------------------- density
+    def _prior_range(self):
+        """Hook: the decoder's range in the coordinates ``prior_`` models, or None.
+
+        A :class:`~skspectral.base._density.LinearRange` ``offset + t A``
+        with ``t`` what ``prior_`` is fitted on. The default is
+        :meth:`_code_range`; a model whose prior lives in a subspace of its
+        codes returns that subspace's range.
+        """
+        return self._code_range()
+
+    def _code_range(self):
+        """Hook: the decoder's range in the coordinates of ``transform``'s codes, or None.
+
+        None (the default) means the codes have no density in pixel space by
+        a change of variables (overcomplete or nonlinear codes); such a model
+        overrides :meth:`_log_likelihood` or has no pixel density in a
+        pipeline.
+        """
+        return None
+
+    def _no_density_reason(self):
+        """Why this model has no pixel-space density (the message of a refused score)."""
+        return (f"{type(self).__name__} has no pixel-space density: its decoder maps its "
+                "codes onto no fixed linear subspace of the images.")
+
+    def _fit_noise(self, X, update=False):
+        """Fit ``noise_`` on the residuals of validated training images ``X`` off the range.
+
+        ``update`` adds ``X`` to the noise of earlier chunks (online fits);
+        None when the model has no range (:meth:`_prior_range`).
+        """
+        linear_range = self._prior_range()
+        if linear_range is None:
+            self.noise_ = None
+            return
+        noise = getattr(self, "noise_", None) if update else None
+        if noise is None:
+            noise = RangeNoise()
+        # In batches: a residual is as large as its image.
+        for rows in iter_batches(X.shape[0], DEFAULT_CHUNK):
+            noise.partial_fit(linear_range.split(X[rows])[1], linear_range.rank)
+        self.noise_ = noise
+
+    def score_samples(self, X):
+        """Log-density of each image under the model, in pixel space.
+
+        The model is ``x = decode(t) + e``: ``t`` drawn from ``prior_``, ``e``
+        Gaussian noise fitted on the training residuals (``noise_``). For a
+        linear decoder the density is exact for every prior, by a change of
+        variables onto the decoder's range; see the user guide ("Densities
+        and model selection") and each model's notes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Images.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            Natural log of the density at each image (float64).
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        return self._log_likelihood(X, self.prior_, self._prior_range())
+
+    def score(self, X, y=None):
+        """Mean log-density of the images (higher is better).
+
+        scikit-learn's convention for density estimators (as
+        :meth:`sklearn.decomposition.PCA.score` and
+        :meth:`sklearn.mixture.GaussianMixture.score`): held-out
+        log-likelihood in pixel space, comparable across models of any size,
+        so :class:`~sklearn.model_selection.GridSearchCV` selects by it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def reconstruction_error(self, X):
+        """Mean squared reconstruction error per pixel, ``||x - decode(encode(x))||^2 / d``.
+
+        What the dictionary alone keeps of the images, whatever the prior;
+        it always falls as the dictionary grows, so it cannot select a size
+        (:meth:`score` can).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Images.
+
+        Returns
+        -------
+        error : float
+            Lower is better.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        total = 0.0
+        for rows in iter_batches(X.shape[0], DEFAULT_CHUNK):
+            residual = X[rows] - np.asarray(self._decode(self._encode(X[rows])))
+            total += float(np.sum(np.square(residual, dtype=np.float64)))
+        return total / X.size
+
+    def _pipeline_log_likelihood(self, X, density):
+        """``log p(x)`` with ``density`` (the rest of a pipeline) over ``transform``'s codes."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        return self._log_likelihood(X, density, self._code_range())
+
+    def _log_likelihood(self, X, density, linear_range):
+        """``log p(x)`` for validated images, ``density`` scoring coordinates of ``linear_range``."""
+        if linear_range is None or getattr(self, "noise_", None) is None:
+            raise ValueError(self._no_density_reason())
+        return range_log_likelihood(X, linear_range, density.score_samples, self.noise_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

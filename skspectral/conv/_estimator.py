@@ -27,6 +27,7 @@ from .._backend import (
 from .._backend._dask import is_dask_array
 from ..base import (
     BaseDictionaryModel,
+    LinearRange,
     check_labels,
     check_loss_growth,
     epoch_means,
@@ -382,6 +383,7 @@ class ConvSparseCoder(BaseDictionaryModel):
             self._refit_decoder_scale(X, codes)
         with threads(self.n_jobs):
             self._fit_code_prior(X, y, rng, codes)
+        self._fit_noise(X)
         self._check_samples(X)
         return self
 
@@ -709,22 +711,22 @@ class ConvSparseCoder(BaseDictionaryModel):
             codes = codes / np.maximum(np.linalg.norm(codes, axis=1, keepdims=True), 1e-12)
         return codes
 
-    def score(self, X, y=None):
-        """Negative mean squared reconstruction error ``-||x - g(f(x))||^2 / d``.
+    # ---------------------------------------------------------------- density
+    def _prior_range(self):
+        # The prior models the images' principal coordinates c; its draws
+        # decode to decoded_mean_ + c V (up to decode_error_).
+        subspace = getattr(self, "code_subspace_", None)
+        if subspace is None:
+            return None
+        return LinearRange(subspace.directions_, subspace.decoded_mean_,
+                           owner=type(self).__name__)
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Images.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-            Higher is better (used by :class:`~sklearn.model_selection.GridSearchCV`).
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
-        return -float(np.mean((X - self._decode(self._encode(X))) ** 2))
+    def _no_density_reason(self):
+        return (
+            f"{type(self).__name__} has a pixel-space density only with its prior in the "
+            "images' principal subspace (prior_dim, the default for objective='reconstruction'); "
+            "a prior over the raw codes, which outnumber the pixels, has none. Set prior_dim "
+            "to an int, or score the model's reconstructions with "
+            "skspectral.metrics.psnr."
+        )
 

@@ -35,6 +35,7 @@ from .._backend import (
 from .._backend._dask import is_dask_array
 from ..base import (
     BaseDictionaryModel,
+    LinearRange,
     check_labels,
     check_loss_growth,
     epoch_means,
@@ -50,7 +51,6 @@ from ._atoms import (
     softplus_inv,
     stft_magnitude,
 )
-from ._likelihood import mixture_log_likelihood
 from ._ridge import gram_cholesky, ridge_codes_torch, ridge_projection, ridge_transform, synthesize
 
 #: Fewer images than batch_size * this: smaller batches, so training still moves.
@@ -166,11 +166,11 @@ class SpectralDictionary(BaseDictionaryModel):
     n_samples_seen_ : int
         Rows ``mean_`` averages: ``n_samples`` after ``fit``, plus the rows
         of every ``partial_fit`` chunk (a row seen twice counts twice).
-    noise_variance_ : float
-        Mean squared training residual per feature (the isotropic noise of
-        the probabilistic model used by ``score``); after ``partial_fit``, a
-        running mean, over the rows seen, of each chunk's residual just after
-        its update.
+    noise_ : RangeNoise
+        The Gaussian noise of ``score``'s density, off the span of the atoms:
+        one variance, the mean squared training residual per dimension of
+        the complement; after ``partial_fit``, over the rows seen, each
+        chunk's residual taken just after its update.
     prior_ : estimator
         The fitted prior over codes.
     n_atoms_ : int
@@ -343,11 +343,9 @@ class SpectralDictionary(BaseDictionaryModel):
         self._store_atoms(params, modulation, X.dtype)
         self._check_frequencies()
         codes = self._encode(X)
-        residual = X - synthesize(codes, self.components_, self.mean_)
-        self.noise_variance_ = max(float(np.mean(residual.astype(np.float64) ** 2)),
-                                   self._noise_floor(X))
         self._fit_prior(codes, y, self._default_prior(y, codes.shape), rng)
         self._store_prior_mixture()
+        self._fit_noise(X)
         self._check_samples(X)
         return self
 
@@ -357,10 +355,6 @@ class SpectralDictionary(BaseDictionaryModel):
     def _effective_batch_size(self, n_samples):
         # Small data sets (or chunks): smaller batches, so training still moves.
         return max(2, min(self.batch_size, math.ceil(n_samples / MIN_STEPS_PER_EPOCH)))
-
-    @staticmethod
-    def _noise_floor(X):
-        return max(1e-6 * float(np.mean(np.var(X, axis=0))), 1e-12)
 
     # ------------------------------------------------------------- streaming
     def _start_stream(self, X, classes, resume):
@@ -375,7 +369,6 @@ class SpectralDictionary(BaseDictionaryModel):
             dtype = self.components_.dtype
             seen = getattr(self, "n_samples_seen_", X.shape[0])
             mean_sum = self.mean_.astype(np.float64) * seen
-            noise_sum = self.noise_variance_ * seen
         else:
             if self.image_shape is not None:
                 check_image_shape(self.image_shape, n_features)
@@ -390,17 +383,15 @@ class SpectralDictionary(BaseDictionaryModel):
                                                n_features)):
                 params, modulation = self._init_params(n_features, rng, generator, device)
             dtype = X.dtype
-            seen, mean_sum, noise_sum = 0, np.zeros(n_features), 0.0
+            seen, mean_sum = 0, np.zeros(n_features)
             self._rate_fraction = 1.0
         self._stream = {
             "rng": rng,
             "generator": generator,
             "trainer": self._new_trainer(params, modulation, device, self._stream_rate()),
             "dtype": dtype,
-            # Exact running mean of the rows, and running mean of the
-            # residual per feature (noise_variance_), over the rows seen.
+            # Exact running mean of the rows seen.
             "mean_sum": mean_sum,
-            "noise_sum": noise_sum,
             "seen": seen,
             # Loss and rows of every pass of this stream.
             "losses": [],
@@ -461,10 +452,6 @@ class SpectralDictionary(BaseDictionaryModel):
         self._store_atoms(trainer["params"], copy.deepcopy(trainer["modulation"]),
                           stream["dtype"])
         self._check_frequencies()
-        residual = X - self._decode(self._encode(X))
-        mse = float(np.mean(np.square(residual, dtype=np.float64)))
-        stream["noise_sum"] += max(mse, self._noise_floor(X)) * n_samples
-        self.noise_variance_ = stream["noise_sum"] / stream["seen"]
 
     def _end_stream_epochs(self):
         # fit on a dask array: one loss per epoch (row-weighted over its
@@ -814,50 +801,10 @@ class SpectralDictionary(BaseDictionaryModel):
             out = out[rng.permutation(n_samples)]
         return out
 
-    # ---------------------------------------------------------------- score
-    def score_samples(self, X):
-        """Exact log-likelihood of each image under the linear-Gaussian model.
-
-        ``w ~ prior_`` (a Gaussian mixture), ``x | w ~ N(mean_ + w @
-        components_, noise_variance_ I)``. For each component ``(pi, mu,
-        Sigma)`` the marginal is ``N(mean_ + mu S, S^T Sigma S + sigma^2 I)``,
-        evaluated through the Woodbury identity with K x K factorisations
-        only; the components are combined with logsumexp.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Flattened images.
-
-        Returns
-        -------
-        log_likelihood : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
-        if self._mixture is None:
-            raise ValueError(
-                "score needs a Gaussian-mixture prior (one with get_mixture); "
-                f"prior_ is {type(self.prior_).__name__}."
-            )
-        return mixture_log_likelihood(
-            X, self.components_, self.mean_, self.noise_variance_, self._mixture,
-            self._prior_chols,
-        )
-
-    def score(self, X, y=None):
-        """Mean log-likelihood of ``X`` per image (higher is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Flattened images.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-        """
-        return float(np.mean(self.score_samples(X)))
+    # ---------------------------------------------------------------- density
+    def _code_range(self):
+        # Images are mean_ + w S + e: the atoms span the range, the codes are
+        # its coordinates (least squares; the ridge codes of transform differ
+        # by the shrinkage alpha puts on them).
+        return LinearRange(self.components_, self.mean_, owner=type(self).__name__)
 

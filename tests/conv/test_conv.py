@@ -336,8 +336,8 @@ def test_training_improves_reconstruction(digits):
     model = ConvSparseCoder(max_iter=3, **kwargs).fit(X[:400])
     assert model.loss_curve_[-1] < model.loss_curve_[0]
     untrained = ConvSparseCoder(max_iter=1, learning_rate=1e-12, **kwargs).fit(X[:400])
-    assert model.score(X[600:800]) > untrained.score(X[600:800])
-    assert model.score(X[600:800]) > -0.01  # MSE on unseen digits in [0, 1]
+    assert model.reconstruction_error(X[600:800]) < untrained.reconstruction_error(X[600:800])
+    assert model.reconstruction_error(X[600:800]) < 0.01  # MSE on unseen digits in [0, 1]
 
 
 def test_reproducible(digits):

@@ -1,6 +1,8 @@
 """CoefficientPrior: the density over codes that turns a dictionary into a sampler."""
 
+from functools import update_wrapper
 from numbers import Integral, Real
+from types import MethodType
 
 import numpy as np
 from scipy.special import logsumexp
@@ -23,6 +25,36 @@ from ._densities import DENSITIES, GaussianDensity, Moments, Projected
 from ._flow import FLOW_ATTRIBUTES, FLOWS, check_hidden_features
 from ._gaussianize import Gaussianized
 from ._support import Guide, fit_support_classifier, statistics_of_codes
+
+
+class _StreamingUnavailableError(AttributeError, ValueError):
+    """``partial_fit`` does not exist for this configuration of the prior.
+
+    An AttributeError, so that ``hasattr(prior, "partial_fit")`` is False (as
+    for scikit-learn's :func:`~sklearn.utils.metaestimators.available_if`),
+    and a ValueError, the error calling it raised before it was hidden.
+    """
+
+
+class _if_streamable:
+    """``partial_fit``, hidden while the prior's configuration cannot be updated online.
+
+    Like scikit-learn's :func:`~sklearn.utils.metaestimators.available_if`
+    (as ``MLPClassifier.partial_fit`` under ``solver="lbfgs"``), but the
+    error keeps the reason rather than a generic "has no attribute".
+    """
+
+    def __init__(self, fn):
+        self.fn = fn
+        update_wrapper(self, fn)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self.fn
+        reason = obj._streaming_refusal()
+        if reason is not None:
+            raise _StreamingUnavailableError(reason)
+        return MethodType(self.fn, obj)
 
 
 class CoefficientPrior(
@@ -434,6 +466,15 @@ class CoefficientPrior(
         self._store_attributes(X64)
         return self
 
+    def _streaming_refusal(self):
+        """Why ``partial_fit`` is unavailable for these parameters (None when it is available)."""
+        if self.kind == "gaussian" and self.shrinkage == "ledoit_wolf":
+            return ("shrinkage='ledoit_wolf' needs every code at once and cannot be updated "
+                    "chunk by chunk, so this prior has no partial_fit; use shrinkage='oas' or "
+                    "a float with partial_fit.")
+        return None
+
+    @_if_streamable
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, *, classes=None):
         """Update the density with one chunk of codes (online learning).
@@ -442,7 +483,10 @@ class CoefficientPrior(
         update it. Updates are exact for ``"gaussian"`` (``shrinkage`` None,
         a float or ``"oas"``), ``"diagonal"``, ``"kde"`` and
         ``"sparse_support"``: a stream of chunks gives the density fitted on
-        their union. ``"gmm"`` is updated by online EM from its previous
+        their union. With ``shrinkage="ledoit_wolf"``, whose shrinkage needs
+        every code at once, the prior has no ``partial_fit`` (accessing it
+        raises an AttributeError, also a ValueError, that says so).
+        ``"gmm"`` is updated by online EM from its previous
         parameters (it is initialised by a full EM on the first chunk, which
         should therefore hold codes of every mode). ``"flow"`` continues
         training its flow on each chunk (a fresh Adam, up to ``max_iter``

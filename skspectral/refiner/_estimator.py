@@ -24,8 +24,6 @@ from ..utils import check_image_shape
 from . import _stig
 from ._profile import refine_profile
 
-#: Smallest image side the STIG critic (two stride-2 convolutions) accepts.
-STIG_MIN_SIZE = 4
 
 class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEstimator):
     """Move the magnitude spectrum of generated images toward that of real ones.
@@ -289,16 +287,11 @@ class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEsti
     # -- STIG -----------------------------------------------------------------
 
     def _check_stig_target(self, y, n_samples):
-        H, W, _ = self.image_shape_
-        if min(H, W) < STIG_MIN_SIZE:
-            raise ValueError(
-                f"method='stig' needs images of at least {STIG_MIN_SIZE}x{STIG_MIN_SIZE} pixels "
-                f"(its critic halves them twice); image_shape is {self.image_shape_[:2]}."
-            )
         if y is None:
             raise ValueError(
-                "method='stig' needs y marking real (1) and generated (0) images; "
-                "got y=None. Use method='profile' to learn from real images alone."
+                f"{type(self).__name__}(method='stig') requires y to be passed, but the "
+                "target y is None: y marks real (1) and generated (0) images; got y=None. "
+                "Use method='profile' to learn from real images alone."
             )
         y = np.asarray(y)
         if y.ndim != 1 or y.shape[0] != n_samples:
@@ -313,7 +306,7 @@ class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEsti
         if len(values) < 2:
             raise ValueError(
                 "method='stig' needs both real (y=1) and generated (y=0) images; y has "
-                f"only the class {next(iter(values))}."
+                f"1 class, only the class {next(iter(values))}."
             )
         return y.astype(bool)
 
@@ -388,4 +381,6 @@ class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEsti
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        # "stig" learns from real and generated images, told apart by y.
+        tags.target_tags.required = self.method == "stig"
         return tags

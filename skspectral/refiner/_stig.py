@@ -79,18 +79,37 @@ class Translator(nn.Module):
         return (out, feats) if return_features else out
 
 
-class Discriminator(nn.Module):
-    """PatchGAN-style discriminator on spectra (one logit per patch)."""
+def _downsampling(size):
+    """Kernel, stride and padding along a side of ``size``, and the side's size after.
 
-    def __init__(self, n_channels, n_filters):
+    A side of 2 or more is halved by a 4-wide, stride-2 convolution (padded
+    by 1); a side of 1 (a 1-D signal's height, or a side already halved down
+    to 1) is kept by a 1-wide one.
+    """
+    if size >= 2:
+        return 4, 2, 1, size // 2
+    return 1, 1, 0, size
+
+
+class Discriminator(nn.Module):
+    """PatchGAN-style discriminator on spectra (one logit per patch).
+
+    Two convolutions halve every side of the spectrum (``shape``, ``(H, W)``)
+    longer than 1 and keep the sides of 1, so the critic accepts 1-D signals
+    (``H = 1``) and images of any size.
+    """
+
+    def __init__(self, n_channels, n_filters, shape):
         super().__init__()
-        self.net = nn.Sequential(
-            Conv2d(n_channels, n_filters, 4, stride=2, padding=1),
-            nn.LeakyReLU(0.2),
-            Conv2d(n_filters, 2 * n_filters, 4, stride=2, padding=1),
-            nn.LeakyReLU(0.2),
-            Conv2d(2 * n_filters, 1, 3, padding=1),
-        )
+        layers = []
+        size, n_in = tuple(shape), n_channels
+        for n_out in (n_filters, 2 * n_filters):
+            (kh, sh, ph, h), (kw, sw, pw, w) = (_downsampling(side) for side in size)
+            layers += [Conv2d(n_in, n_out, (kh, kw), stride=(sh, sw), padding=(ph, pw)),
+                       nn.LeakyReLU(0.2)]
+            size, n_in = (h, w), n_out
+        layers.append(Conv2d(n_in, 1, 3, padding=1))
+        self.net = nn.Sequential(*layers)
 
     def forward(self, z):
         return self.net(z)
@@ -152,7 +171,8 @@ class StigTrainer:
         # Start at the identity map: only the residual is learned.
         nn.init.zeros_(self.translator.dec.weight)
         nn.init.zeros_(self.translator.dec.bias)
-        self.discriminator = self._build(Discriminator(C, params["n_filters"]), device, dtype)
+        self.discriminator = self._build(Discriminator(C, params["n_filters"], (H, W)),
+                                         device, dtype)
         self.head = self._build(PatchNCEHead(params["n_filters"], 2), device, dtype)
         lr = params["learning_rate"]
         betas = (0.5, 0.999)

@@ -54,8 +54,9 @@ class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEsti
         exactly. Pass the whole set of samples at once (``M_gen`` of a
         single image is that image's own spectrum).
         ``"stig"`` (learned, Lee, Jung and Seo, AAAI 2024): ``fit(X, y)``
-        with ``y`` = 1 for real and 0 for generated images works on the
-        centred ``log(1 + |FFT2|)`` spectra, standardised by the real mean.
+        (an image is real where ``y == 1`` or ``True``, generated for every
+        other label, such as 0) works on the centred ``log(1 + |FFT2|)``
+        spectra, standardised by the real mean.
         It first learns a spectral filter profile (the mean shift from the
         generated to the real spectra, per channel and frequency), then
         trains a small convolutional translator (with the frequency
@@ -199,8 +200,10 @@ class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEsti
         X : array-like of shape (n_samples, n_features)
             Flattened images. For ``"profile"`` all rows are real images.
         y : array-like of shape (n_samples,), default=None
-            ``"stig"`` only (ignored by ``"profile"``): 1 for real images,
-            0 for generated ones; both must be present.
+            ``"stig"`` only (ignored by ``"profile"``): an image is real where
+            ``y == 1`` (or ``True``) and generated for every other label
+            (0, 2, -1, ...). At least one real and one generated image must
+            be present.
 
         Returns
         -------
@@ -298,17 +301,20 @@ class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEsti
             raise ValueError(
                 f"y must be 1-D with one entry per image ({n_samples}); got shape {y.shape}."
             )
-        values = set(y.tolist())
-        if not values <= {0, 1}:
+        # The rule: real where y == 1 (or True), generated for every other label.
+        real_mask = np.asarray(y == 1, dtype=bool)
+        n_real = int(real_mask.sum())
+        if n_real == 0 or n_real == n_samples:
+            kind, missing = ("real", "generated") if n_real else ("generated", "real")
+            labels = sorted(set(y.tolist()), key=repr)
+            labels = labels if len(labels) <= 5 else [*labels[:5], "..."]
             raise ValueError(
-                f"y must hold 1 (real) and 0 (generated); got the values {sorted(values, key=repr)}."
+                f"{type(self).__name__}(method='stig') reads y == 1 (or True) as a real "
+                "image and every other label as a generated one, and needs at least one "
+                f"of each; y has 1 class only, {kind} images, and no {missing} one (the "
+                f"labels in y are {labels})."
             )
-        if len(values) < 2:
-            raise ValueError(
-                "method='stig' needs both real (y=1) and generated (y=0) images; y has "
-                f"1 class, only the class {next(iter(values))}."
-            )
-        return y.astype(bool)
+        return real_mask
 
     def _fit_stig(self, real, generated, device):
         _, log_real = _stig.centred_log_spectrum(real)

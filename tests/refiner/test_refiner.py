@@ -162,19 +162,45 @@ def test_bad_input_gives_clear_errors():
         SpectrumRefiner(device="tpu").fit(X)
 
 
+def _assert_same_stig_fit(a, b, generated):
+    np.testing.assert_array_equal(a.real_log_spectrum_, b.real_log_spectrum_)
+    assert (a.data_min_, a.data_max_) == (b.data_min_, b.data_max_)
+    np.testing.assert_array_equal(a.loss_curve_, b.loss_curve_)
+    state_a, state_b = a.translator_.state_dict(), b.translator_.state_dict()
+    assert state_a.keys() == state_b.keys()
+    for name in state_a:
+        torch.testing.assert_close(state_a[name], state_b[name], rtol=0, atol=0)
+    np.testing.assert_array_equal(a.inverse_transform(generated), b.inverse_transform(generated))
+
+
 def test_stig_target_errors():
+    # Real where y == 1 (or True), generated for every other label.
     X = _smooth_images(10)
-    stig = SpectrumRefiner("stig", image_shape=SHAPE, max_iter=1)
-    with pytest.raises(ValueError, match="only the class 1"):
+    params = dict(image_shape=SHAPE, max_iter=1, random_state=0, device="cpu")
+    stig = SpectrumRefiner("stig", **params)
+    rule = r"reads y == 1 \(or True\) as a real image and every other label as a generated"
+    with pytest.raises(ValueError, match=rule + ".*1 class only, real images"):
         stig.fit(X, np.ones(10))
-    with pytest.raises(ValueError, match="only the class 0"):
+    with pytest.raises(ValueError, match=rule + ".*1 class only, real images"):
+        stig.fit(X, np.ones(10, dtype=bool))
+    with pytest.raises(ValueError, match=rule + ".*1 class only, generated images"):
         stig.fit(X, np.zeros(10))
+    with pytest.raises(ValueError, match=rule + ".*1 class only, generated images"):
+        stig.fit(X, np.full(10, 2))  # 2 is generated too: no real image
+    with pytest.raises(ValueError, match=rule + ".*1 class only, generated images"):
+        stig.fit(X, np.arange(10) % 3 * 2)  # {0, 2, 4}: all generated
     with pytest.raises(ValueError, match="y=None"):
         stig.fit(X)
-    with pytest.raises(ValueError, match=r"1 \(real\) and 0"):
-        stig.fit(X, np.arange(10) % 3)
     with pytest.raises(ValueError, match="one entry per image"):
         stig.fit(X, np.ones(4))
+    # Labels 0 and 2 are both generated: {0, 1, 2} fits exactly like {0, 1, 0}.
+    y = np.arange(10) % 3
+    mixed = SpectrumRefiner("stig", **params).fit(X, y)
+    binary = SpectrumRefiner("stig", **params).fit(X, np.where(y == 2, 0, y))
+    _assert_same_stig_fit(mixed, binary, X[y != 1])
+    # A boolean y is read the same way.
+    boolean = SpectrumRefiner("stig", **params).fit(X, y == 1)
+    _assert_same_stig_fit(boolean, binary, X[y != 1])
 
 
 # -- STIG -------------------------------------------------------------------------------
@@ -206,6 +232,15 @@ def test_stig_trains_reproducibly_and_preserves_phase():
     identity = a.set_params(strength=0.0).inverse_transform(generated)
     np.testing.assert_allclose(identity, generated, atol=1e-9)
     np.testing.assert_array_equal(a.transform(generated), generated)
+
+
+def test_stig_generated_label_does_not_matter():
+    # Only y == 1 marks a real image: y in {0, 1} and in {2, 1} fit identically.
+    X, y, generated = _stig_data(32)
+    params = dict(image_shape=SHAPE, max_iter=2, batch_size=16, random_state=0, device="cpu")
+    a = SpectrumRefiner("stig", **params).fit(X, y)
+    b = SpectrumRefiner("stig", **params).fit(X, np.where(y == 1, 1, 2))
+    _assert_same_stig_fit(a, b, generated)
 
 
 def test_stig_moves_spectrum_toward_real_images():

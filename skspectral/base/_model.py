@@ -74,13 +74,13 @@ class BaseDictionaryModel(
     :class:`NotImplementedError` naming the class and the hook until the
     model implements it.
 
-    A model whose prior does not live on its codes maps them with optional
-    hooks, each defaulting to the identity on the codes:
-    ``_stream_codes(X)`` (the dense codes of a chunk), ``_prior_codes(X,
-    codes=None)`` (what the prior is fitted on for training images),
-    ``_codes_from_prior(draws)`` (its inverse, for the prior's draws),
-    ``_draw_prior_codes(n_samples, y, rng)`` (codes drawn from ``prior_``)
-    and ``_sampled_codes(codes)`` (drawn codes as the decoder expects them).
+    A model whose prior does not model its dense codes as they are maps
+    them with two optional hooks, both the identity by default:
+    ``_prior_codes(X, codes=None)`` (what the prior is fitted on, for
+    validated images ``X``) and ``_codes_from_prior(draws)`` (the codes the
+    decoder takes, for draws of the prior). Its density in pixel space comes
+    from ``_prior_range()`` (the decoder's range in the prior's coordinates)
+    and ``noise_``; see :meth:`score_samples`.
     """
 
     #: ``inverse_transform`` accepts sparse codes (CSR).
@@ -278,10 +278,6 @@ class BaseDictionaryModel(
         self._prior_updated()
         self._fit_noise(X, update=True)
 
-    def _stream_codes(self, X):
-        """Codes of a validated chunk, as the prior is fitted on them (dense)."""
-        return self._encode(X)
-
     def _prior_updated(self):
         """Hook: refresh what a model derives from ``prior_`` (nothing by default)."""
 
@@ -415,12 +411,15 @@ class BaseDictionaryModel(
         return "Scale the input to [0, 1] and check it for extreme values."
 
     def _sample(self, n_samples, y, rng):
-        codes = self._check_codes(self._draw_prior_codes(n_samples, y, rng))
-        return self._add_residual(self._decode(self._sampled_codes(codes)), rng)
+        codes = self._check_codes(self._draw_codes(n_samples, y, rng))
+        return self._add_residual(self._decode(codes), rng)
 
-    def _draw_prior_codes(self, n_samples, y, rng, **options):
-        """``prior_.sample``, passing ``y`` only when given (a prior fitted
-        without labels need not accept it)."""
+    def _draw_codes(self, n_samples, y, rng, **options):
+        """Codes drawn from ``prior_`` and mapped by :meth:`_codes_from_prior`.
+
+        ``y`` is passed to ``prior_.sample`` only when given (a prior fitted
+        without labels need not accept it).
+        """
         if y is not None:
             options["y"] = y
         return self._codes_from_prior(self.prior_.sample(n_samples, random_state=rng, **options))
@@ -433,15 +432,15 @@ class BaseDictionaryModel(
         subspace maps the codes, or the images, there (and back with
         :meth:`_codes_from_prior`), and need not encode at all.
         """
-        return self._stream_codes(X) if codes is None else codes
+        return self._encode(X) if codes is None else codes
 
     def _codes_from_prior(self, draws):
-        """Codes for draws of ``prior_`` (the inverse of :meth:`_prior_codes`)."""
-        return draws
+        """Hook: the codes the decoder takes for draws of ``prior_`` (the identity here).
 
-    def _sampled_codes(self, codes):
-        """Map codes drawn from the prior onto what the decoder expects (identity)."""
-        return codes
+        The inverse of :meth:`_prior_codes`, followed by whatever the decoder
+        expects of its codes.
+        """
+        return draws
 
     # ---------------------------------------------------------------- density
     def _prior_range(self):

@@ -436,7 +436,12 @@ class ConvSparseCoder(BaseDictionaryModel):
 
     def _codes_from_prior(self, draws):
         subspace = getattr(self, "code_subspace_", None)
-        return draws if subspace is None else subspace.inverse_transform(draws)
+        codes = draws if subspace is None else subspace.inverse_transform(draws)
+        codes = np.asarray(codes, dtype=self._net_dtype_np())
+        if self.objective == "ctrl":
+            # The decoder was trained on unit-norm codes.
+            codes = codes / np.maximum(np.linalg.norm(codes, axis=1, keepdims=True), 1e-12)
+        return codes
 
     @_on_threads
     def _store_net(self):
@@ -703,13 +708,6 @@ class ConvSparseCoder(BaseDictionaryModel):
                 (adjoint,) = torch.autograd.grad(x, z, grad_outputs=v)
             out[batch] = as_numpy(adjoint.flatten(1), dtype=images.dtype)
         return out
-
-    def _sampled_codes(self, codes):
-        codes = np.asarray(codes, dtype=self._net_dtype_np())
-        if self.objective == "ctrl":
-            # The decoder was trained on unit-norm codes.
-            codes = codes / np.maximum(np.linalg.norm(codes, axis=1, keepdims=True), 1e-12)
-        return codes
 
     # ---------------------------------------------------------------- density
     def _prior_range(self):

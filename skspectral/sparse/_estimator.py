@@ -452,8 +452,9 @@ class SparseSupportMRF(BaseDictionaryModel):
             min(self.data_min_, float(X.min())), max(self.data_max_, float(X.max())),
         )
 
-    def _stream_codes(self, X):
-        return codes_to_dense(*self._codes(X), self._n_codes)
+    def _prior_codes(self, X, codes=None):
+        # The prior is fitted on dense codes, whatever sparse_output says.
+        return codes_to_dense(*self._codes(X), self._n_codes) if codes is None else codes
 
     def _effective_sizes(self, shape, dtype, streaming=False):
         n_samples, n_features = shape
@@ -562,7 +563,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         ``(n_samples, n_nonzero_coefs_)``: the signed atoms of every sample
         (``m`` for ``+d_m``, ``m + n_atoms`` for ``-d_m``).
         """
-        codes, supports = self._draw_prior_codes(n_samples, y, rng, return_supports=True)
+        codes, supports = self._draw_codes(n_samples, y, rng, return_supports=True)
         X = self._add_residual(self._decode(codes.astype(self.components_.dtype, copy=False)), rng)
         if self.clip:
             np.clip(X, self.data_min_, self.data_max_, out=X)

@@ -755,7 +755,7 @@ class SpectralDictionary(BaseDictionaryModel):
         gains = None if frequency_gain is None else self._gains(frequency_gain)
         tempered = getattr(self.prior_, "temperature", 1.0) != 1.0
         if self._mixture is None or y is not None or tempered:
-            codes = self._check_codes(self._draw_prior_codes(n_samples, y, rng))
+            codes = self._check_codes(self._draw_codes(n_samples, y, rng))
             return self._decode(codes if gains is None else (codes * gains).astype(codes.dtype))
         return self._sample_mixture(n_samples, rng, gains)
 

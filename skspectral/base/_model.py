@@ -486,28 +486,38 @@ class BaseDictionaryModel(
             noise.partial_fit(linear_range.split(X[rows])[1], linear_range.rank)
         self.noise_ = noise
 
-    def score_samples(self, X):
+    def score_samples(self, X, *, return_std=False):
         """Log-density of each image under the model, in pixel space.
 
         The model is ``x = decode(t) + e``: ``t`` drawn from ``prior_``, ``e``
         Gaussian noise fitted on the training residuals (``noise_``). For a
         linear decoder the density is exact for every prior, by a change of
-        variables onto the decoder's range; see the user guide ("Densities
-        and model selection") and each model's notes.
+        variables onto the decoder's range; where it is estimated
+        (:class:`~skspectral.SparseSupportMRF`), ``return_std`` gives each
+        estimate's standard error. See the user guide, "Densities and model
+        selection".
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Images.
+        return_std : bool, default=False
+            Also return the standard error of each log-density (0 where it
+            is exact).
 
         Returns
         -------
         log_density : ndarray of shape (n_samples,)
             Natural log of the density at each image (float64).
+        std : ndarray of shape (n_samples,)
+            Only with ``return_std=True``.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
-        return self._log_likelihood(X, self.prior_, self._prior_range())
+        log_p, std = self._log_likelihood(X, self.prior_, self._prior_range())
+        if not return_std:
+            return log_p
+        return log_p, np.zeros_like(log_p) if std is None else std
 
     def score(self, X, y=None):
         """Mean log-density of the images (higher is better).
@@ -560,13 +570,18 @@ class BaseDictionaryModel(
         """``log p(x)`` with ``density`` (the rest of a pipeline) over ``transform``'s codes."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
-        return self._log_likelihood(X, density, self._code_range())
+        return self._log_likelihood(X, density, self._code_range())[0]
 
     def _log_likelihood(self, X, density, linear_range):
-        """``log p(x)`` for validated images, ``density`` scoring coordinates of ``linear_range``."""
+        """``(log p(x), standard error or None)`` for validated images.
+
+        ``density`` scores the coordinates of ``linear_range``; exact, so the
+        standard error is None. Models whose density is estimated override
+        this.
+        """
         if linear_range is None or getattr(self, "noise_", None) is None:
             raise ValueError(self._no_density_reason())
-        return range_log_likelihood(X, linear_range, density.score_samples, self.noise_)
+        return range_log_likelihood(X, linear_range, density.score_samples, self.noise_), None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -133,3 +133,12 @@ def test_grid_search_over_pca_size_picks_an_interior_size(digits):
     assert search.best_params_ == {"pca__n_components": 40}
     scores = search.cv_results_["mean_test_score"]
     assert scores[1] > scores[0] and scores[1] > scores[2]
+
+
+def test_exact_models_report_zero_standard_error(digits):
+    from skspectral import SpectralDictionary
+
+    model = SpectralDictionary(n_atoms=6, max_iter=2, random_state=0).fit(digits[:300])
+    log_p, std = model.score_samples(digits[:5], return_std=True)
+    np.testing.assert_array_equal(log_p, model.score_samples(digits[:5]))
+    np.testing.assert_array_equal(std, np.zeros(5))

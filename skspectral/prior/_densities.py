@@ -13,6 +13,7 @@ one exists; the sparse-support density is the Markov network and EM sampler
 of Vaksman & Elad (``_support``, ``_gibbs``).
 """
 
+import numbers
 import warnings
 
 import numpy as np
@@ -29,7 +30,7 @@ from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
 from sklearn.neighbors import KernelDensity
 
 from .._backend import safe_cholesky
-from . import _support
+from . import _partition, _support
 from ._flow import FlowDensity
 
 _LOG_2PI = np.log(2 * np.pi)
@@ -368,6 +369,15 @@ class SparseSupportDensity:
     A pairwise Markov network over the supports (sets of signed atoms),
     sampled by Gibbs, and per drawn support a Gaussian over the magnitudes
     fitted by EM on the training codes sharing its atoms (see ``_support``).
+
+    Its log-density (:meth:`score_samples`) is ``log p(S) + log p(m | S)``
+    with respect to counting measure over signed supports times Lebesgue
+    measure on the ``k`` non-zero coefficients: ``p(S) = exp(-E(S)) / Z`` is
+    the stationary law of the Gibbs sampler (``_partition``), ``log Z``
+    computed once (:meth:`log_partition`, cached in ``log_partition_``,
+    ``log_partition_se_`` and ``log_partition_method_``, which pickling
+    keeps), and ``p(m | S)`` the density of the sampler's positive
+    magnitudes (:func:`~skspectral.prior._support.coefficient_log_density`).
     """
 
     def __init__(self, prior):
@@ -378,6 +388,7 @@ class SparseSupportDensity:
         self.em_max_iter = prior.em_max_iter
         self.overlap_power = prior.overlap_power
         self.coefficient_model = prior.coefficient_model
+        self.partition_seed = _partition_seed(prior.random_state)
 
     def fit(self, X):
         self.statistics = _support.SupportStatistics(X.shape[1])
@@ -395,6 +406,9 @@ class SparseSupportDensity:
         self.marginals, self.pairwise, self.sampler = self.statistics.sampler(
             self.smoothing, getattr(self, "coefficient_model", "em"))
         self.estimator = None
+        # New potentials: log Z is computed again when next needed.
+        for name in PARTITION_ATTRIBUTES:
+            self.__dict__.pop(name, None)
         return self
 
     def __getstate__(self):
@@ -436,11 +450,76 @@ class SparseSupportDensity:
     def sample(self, n, rng, guide=None):
         return self.sample_supports(n, rng, guide)[0]
 
+    def log_partition(self):
+        """``(log Z, standard error)`` of the support network, computed once.
+
+        Summed exactly for networks of at most
+        :data:`~skspectral.prior._partition.EXACT_LIMIT` supports; otherwise
+        the training supports and the neighbourhoods of the most probable
+        ones are summed exactly and the rest estimated by annealed
+        importance sampling from the independent-support model, seeded by
+        ``partition_seed`` (from the prior's ``random_state``).
+        """
+        if not hasattr(self, "log_partition_"):
+            self.log_partition_, self.log_partition_se_, self.log_partition_method_ = (
+                _partition.log_partition(
+                    self.sampler["log_unary"], self.sampler["log_pair"], self.n_atoms,
+                    self.n_nonzero_coefs, self.sampler["signed"],
+                    getattr(self, "partition_seed", 0)))
+        return self.log_partition_, self.log_partition_se_
+
+    def support_log_prior(self, supports):
+        """``log p(S)`` of supports ``(n, k)`` (signed atoms, none empty)."""
+        log_z = self.log_partition()[0]
+        return _partition.log_potential(supports, self.sampler["log_unary"],
+                                        self.sampler["log_pair"]) - log_z
+
+    def coefficient_log_density(self, supports, magnitudes):
+        """``log p(m | S)`` of positive magnitudes ``(n, k)`` on their supports."""
+        return _support.coefficient_log_density(
+            supports, magnitudes, self.sampler, self.em_max_iter,
+            getattr(self, "overlap_power", 0.0), getattr(self, "coefficient_model", "em"))
+
     def score_samples(self, X):
-        raise ValueError(
-            "kind='sparse_support' has no tractable density (the Markov network's "
-            "normalising constant is unknown); score it through its samples instead."
-        )
+        """``log p(S) + log p(m | S)`` of dense signed codes; ``-inf`` off the model.
+
+        A code with other than ``n_nonzero_coefs`` non-zeros has density 0
+        (``-inf``): the model draws exactly ``k`` atoms, and the rare draws
+        whose last coefficient try is clipped to 0 have no density with
+        respect to Lebesgue measure on ``k`` coefficients.
+        """
+        k = self.n_nonzero_coefs
+        out = np.full(X.shape[0], -np.inf)
+        rows = np.flatnonzero(np.count_nonzero(X, axis=1) == k)
+        if rows.size == 0:
+            return out
+        atoms, values, counts = _support.dense_to_compact(X[rows], k)
+        signed, magnitudes = _support.signed_supports(atoms, values, counts, self.n_atoms)
+        order = np.argsort(signed, axis=1, kind="stable")
+        signed = np.take_along_axis(signed, order, axis=1)
+        magnitudes = np.take_along_axis(magnitudes, order, axis=1)
+        out[rows] = self.support_log_prior(signed) + self.coefficient_log_density(
+            signed, magnitudes)
+        return out
+
+
+#: The attributes of a sparse-support density's cached ``log Z``.
+PARTITION_ATTRIBUTES = ("log_partition_", "log_partition_se_", "log_partition_method_")
+
+
+def _partition_seed(random_state):
+    """A fixed seed for ``log Z`` from the prior's ``random_state``, drawing nothing from it.
+
+    An int is the seed; a ``RandomState`` gives one from its current state
+    (not advancing it, so that sampling draws what it drew before); None
+    gives 0, so that scores are reproducible whatever the seed of the draws.
+    """
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state) % (2**32)
+    if isinstance(random_state, np.random.RandomState):
+        key = random_state.get_state()[1]
+        return int(np.bitwise_xor.reduce(key.astype(np.uint64)) % np.uint64(2**32))
+    return 0
 
 
 DENSITIES = {

@@ -82,7 +82,10 @@ class CoefficientPrior(
         kernel density estimate. ``"sparse_support"``: for sparse codes, a
         pairwise Markov network over their supports (sampled by Gibbs) and
         Gaussian coefficients per support fitted by EM with missing data
-        (Vaksman & Elad); see :class:`~skspectral.SparseSupportMRF`.
+        (Vaksman & Elad); see :class:`~skspectral.SparseSupportMRF`. Its
+        ``score_samples`` is a density with respect to counting measure over
+        signed supports times Lebesgue measure on the ``k`` non-zero
+        coefficients (see :meth:`score_samples`).
         ``"flow"``: a normalizing flow (:mod:`zuko`'s masked autoregressive
         or neural spline flow) trained by maximum likelihood on the whitened
         codes, with early stopping on held-out codes; its ``score_samples``
@@ -694,6 +697,27 @@ class CoefficientPrior(
 
     def score_samples(self, X):
         """Log-density of each code (the mixture over classes when fitted with ``y``).
+
+        For ``kind="sparse_support"`` the density is over signed supports
+        and their coefficients: ``log p(S) + log p(c_S | S)``, with respect
+        to counting measure over the supports ``S`` (sets of ``k`` signed
+        atoms, ``k`` the most non-zeros of a training code) times Lebesgue
+        measure on the ``k`` non-zero coefficients. ``p(S) = exp(-E(S)) / Z``
+        is the stationary law of the Gibbs sampler's Markov network (what
+        ``chain_start="sequential"`` draws after long burn-in; short chains
+        from training supports and class guidance draw from other laws, which
+        the score does not describe). ``log Z`` is computed once per fitted
+        density and cached: summed exactly for small networks, otherwise
+        exactly over the training supports and the neighbourhoods of the
+        most probable ones plus annealed importance sampling (from the
+        independent-support model, seeded by ``random_state``) for the rest.
+        ``p(c_S | S)`` is the density of the sampler's positive magnitudes:
+        the support's Gaussian (fitted by EM, or the per-atom regressions of
+        ``coefficient_model="regression"``) times the factor of its re-draws
+        until positive. A code with other than ``k`` non-zeros has density 0
+        (``-inf``): the model never draws it, bar the rare draws whose last
+        re-draw is clipped to 0, which form a part with no density on ``k``
+        coefficients.
 
         Parameters
         ----------

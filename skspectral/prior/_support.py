@@ -16,14 +16,22 @@ Markov network
     impossible.
 """
 
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
+from scipy.special import log_ndtr
+from scipy.stats import qmc
 from sklearn.linear_model import LogisticRegression, RidgeCV
 
 from .._backend import run_in_chunks
-from ._gibbs import gibbs_supports, support_coefficients
+from ._gibbs import (
+    gibbs_supports,
+    orthant_probabilities,
+    support_coefficients,
+    support_gaussians,
+)
 
 #: Independent Gibbs chains used by ``sample`` (fixed, so that draws do not
 #: depend on the number of threads).
@@ -300,16 +308,121 @@ def draw_coefficients(supports, model, em_max_iter, rng, overlap_power=0.0):
     n, k = supports.shape
     normals = rng.standard_normal((n, N_POSITIVE_TRIES, k))
     coef = np.empty((n, k))
-    scale = float(np.mean(model["atom_var"]))
+    tol, reg = em_tolerances(model)
     run_in_chunks(
         lambda rows: support_coefficients(
             supports[rows], model["signed"], model["magnitudes"], model["inv_ptr"],
             model["inv_img"], model["atom_mean"], model["atom_var"], em_max_iter,
-            1e-4 * np.sqrt(scale), 1e-6 * scale, normals[rows], coef[rows], float(overlap_power),
+            tol, reg, normals[rows], coef[rows], float(overlap_power),
         ),
         n,
     )
     return coef
+
+
+def em_tolerances(model):
+    """EM's stopping tolerance and covariance ridge, relative to the magnitudes' spread."""
+    scale = float(np.mean(model["atom_var"]))
+    return 1e-4 * np.sqrt(scale), 1e-6 * scale
+
+
+def em_arguments(model, em_max_iter, overlap_power):
+    """The arguments after the supports of the EM kernels (``support_gaussians``)."""
+    tol, reg = em_tolerances(model)
+    return (model["signed"], model["magnitudes"], model["inv_ptr"], model["inv_img"],
+            model["atom_mean"], model["atom_var"], int(em_max_iter), tol, reg,
+            float(overlap_power))
+
+
+def em_gaussians(supports, model, em_max_iter, overlap_power=0.0):
+    """Mean ``(n, k)`` and Cholesky factor ``(n, k, k)`` of the magnitudes' Gaussian
+    of every support, the very Gaussian :func:`draw_coefficients` draws from."""
+    supports = np.ascontiguousarray(supports, dtype=np.int64)
+    n, k = supports.shape
+    means, chols = np.empty((n, k)), np.empty((n, k, k))
+    arguments = em_arguments(model, em_max_iter, overlap_power)
+    run_in_chunks(
+        lambda rows: support_gaussians(supports[rows], *arguments, means[rows], chols[rows]), n)
+    return means, chols
+
+
+#: Quasi-random points of the GHK estimate of a support's orthant probability.
+N_GHK_POINTS = 256
+
+
+@cache
+def ghk_points(k):
+    """Fixed scrambled Sobol points ``(N_GHK_POINTS, k)`` in ``(0, 1)``."""
+    points = qmc.Sobol(k, scramble=True, seed=0).random(N_GHK_POINTS)
+    return np.clip(points, 1e-12, 1.0 - 1e-12)
+
+
+def orthant_probability(means, chols):
+    """``P(N(mean, chol chol^T) > 0)`` of every row by GHK (deterministic points)."""
+    means = np.ascontiguousarray(means, dtype=np.float64)
+    out = np.empty(means.shape[0])
+    points = ghk_points(means.shape[1])
+    run_in_chunks(lambda rows: orthant_probabilities(means[rows], chols[rows], points, out[rows]),
+                  means.shape[0])
+    return out
+
+
+def log_accept_factor(p, n_tries=N_POSITIVE_TRIES):
+    """``log F(p)``, ``F(p) = sum_{t < n_tries} (1 - p)^t = (1 - (1 - p)^n_tries) / p``.
+
+    A draw re-drawn until it lands where it has probability ``p`` (at most
+    ``n_tries`` times) has density ``F(p)`` times that of one draw there.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.log(-np.expm1(n_tries * np.log1p(-np.minimum(p, 1.0)))) - np.log(p)
+    return np.where(p <= 0, np.log(n_tries), np.where(p >= 1, 0.0, value))
+
+
+def regression_gaussians(supports, regression):
+    """Per slot mean and standard deviation ``(n, k)`` of the regression model's magnitudes,
+    as :func:`draw_regression_coefficients` draws them (supports without empty slots)."""
+    supports = np.asarray(supports, dtype=np.int64)
+    effects = regression["weights"][supports[:, :, None], supports[:, None, :]]
+    mean = regression["intercepts"][supports] + effects.sum(axis=2)
+    return mean, regression["scales"][supports]
+
+
+def coefficient_log_density(supports, magnitudes, model, em_max_iter, overlap_power=0.0,
+                            coefficient_model="em"):
+    """Log-density of positive magnitudes ``(n, k)`` given their supports, as drawn.
+
+    ``coefficient_model="em"``: ``log N(m | mean_S, cov_S) + log F(P_S)`` with
+    the support's EM Gaussian (:func:`em_gaussians`) and its orthant
+    probability ``P_S`` (:func:`orthant_probability`): the sampler re-draws
+    until every magnitude is positive, at most :data:`N_POSITIVE_TRIES`
+    times (:func:`log_accept_factor`). ``"regression"``: every slot is
+    re-drawn on its own, so the density is the product over slots of
+    ``N(m_t | mean_t, scale_t) F(P_t)``, ``P_t = Phi(mean_t / scale_t)``.
+    Where the last try is clipped the magnitudes hold a 0: that mass (at most
+    ``(1 - P)^N_POSITIVE_TRIES`` per support) is on codes with fewer
+    non-zeros and has no density here.
+    """
+    supports = np.asarray(supports, dtype=np.int64)
+    magnitudes = np.asarray(magnitudes, dtype=np.float64)
+    if supports.shape[0] == 0:
+        return np.empty(0)
+    if coefficient_model == "regression":
+        mean, scale = regression_gaussians(supports, model["regression"])
+        z = (magnitudes - mean) / scale
+        log_normal = -0.5 * (np.log(2 * np.pi) + z * z) - np.log(scale)
+        log_p = log_ndtr(mean / scale)
+        return (log_normal + log_accept_factor(np.exp(log_p))).sum(axis=1)
+    unique, inverse = np.unique(supports, axis=0, return_inverse=True)
+    means, chols = em_gaussians(unique, model, em_max_iter, overlap_power)
+    log_f = log_accept_factor(orthant_probability(means, chols))
+    inverse = inverse.ravel()
+    k = supports.shape[1]
+    diff = magnitudes - means[inverse]
+    white = np.linalg.solve(chols[inverse], diff[:, :, None])[:, :, 0]
+    log_det = np.log(np.diagonal(chols, axis1=1, axis2=2)).sum(axis=1)
+    log_normal = -0.5 * (k * np.log(2 * np.pi) + np.einsum("ij,ij->i", white, white))
+    return log_normal - log_det[inverse] + log_f[inverse]
 
 
 def fit_coefficient_regression(signed, magnitudes, n_signed, atom_mean, atom_var):

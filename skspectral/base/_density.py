@@ -219,14 +219,24 @@ def range_log_likelihood(X, linear_range, code_log_density, noise, batch_size=DE
     return out
 
 
-def isotropic_noise(variance, n_dims):
-    """A :class:`RangeNoise` of known isotropic ``variance`` over ``n_dims`` dimensions."""
-    noise = RangeNoise(0)
+def isotropic_noise(variance, n_dims, components=None, explained_variance=None):
+    """A :class:`RangeNoise` of known ``variance`` over ``n_dims`` dimensions.
+
+    ``components`` (orthonormal rows) with their ``explained_variance`` are
+    leading directions of their own (a probabilistic PCA of residuals).
+    """
+    noise = RangeNoise(0 if components is None else len(components))
     noise.n_dims_ = int(n_dims)
     noise.variance_ = float(variance)
-    noise.components_ = np.zeros((0, 0))
-    noise.explained_variance_ = np.zeros(0)
-    noise._sum_sq, noise._count = float(variance) * n_dims, 1
+    if components is None:
+        noise.components_, noise.explained_variance_ = np.zeros((0, 0)), np.zeros(0)
+    else:
+        noise.components_ = np.asarray(components, dtype=np.float64)
+        noise.explained_variance_ = np.maximum(
+            np.asarray(explained_variance, dtype=np.float64), noise.variance_)
+    noise._sum_sq = float(variance) * (n_dims - noise.explained_variance_.size) + float(
+        noise.explained_variance_.sum())
+    noise._count = 1
     return noise
 
 

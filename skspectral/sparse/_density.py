@@ -47,6 +47,7 @@ added this module for measurements).
 """
 
 import math
+import zlib
 from numbers import Integral, Real
 
 import numpy as np
@@ -777,6 +778,20 @@ def _check_noise(n_features, noise_variance, noise_components, noise_variances):
     return noise_variance, U, v
 
 
+def _row_seeds(X, base, n_parts):
+    """``(n_parts, n)`` seeds, each a function of its image and ``base`` only.
+
+    An image's estimate is then the same wherever it stands in ``X`` and
+    whatever else ``X`` holds (scikit-learn's invariance checks).
+    """
+    seeds = np.empty((n_parts, X.shape[0]), dtype=np.int64)
+    for i, row in enumerate(X):
+        digest = zlib.crc32(np.ascontiguousarray(row).tobytes())
+        for c in range(n_parts):
+            seeds[c, i] = (digest ^ (base + 7919 * c)) & 0x7FFFFFFF
+    return seeds
+
+
 def _class_densities(density):
     """``[(log_weight, density)]``: one density, or a prior's classes with their weights."""
     if hasattr(density, "_densities"):  # a fitted CoefficientPrior
@@ -875,7 +890,7 @@ def support_log_likelihood(X, dictionary, density, noise_variance, noise_compone
     log_det_n0 = (n_features - U.shape[0]) * math.log(s2) + float(np.log(v).sum())
     log_const = -0.5 * (n_features * _LOG_2PI + log_det_n0)
     rng = check_random_state(random_state)
-    seeds = rng.randint(np.iinfo(np.int32).max, size=(len(parts), n))
+    seeds = _row_seeds(X, rng.randint(np.iinfo(np.int32).max), len(parts))
     log_p = np.empty((len(parts), n))
     se = np.empty((len(parts), n))
     for c, (_, part) in enumerate(parts):

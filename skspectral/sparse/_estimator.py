@@ -8,11 +8,18 @@ from scipy import sparse
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
-from .._backend import DEVICE_CONSTRAINT, FLOAT_DTYPES, N_JOBS_CONSTRAINT
+from .._backend import (
+    DEFAULT_CHUNK,
+    DEVICE_CONSTRAINT,
+    FLOAT_DTYPES,
+    N_JOBS_CONSTRAINT,
+    iter_batches,
+)
 from .._backend._dask import is_dask_array
-from ..base import BaseDictionaryModel, start_dask_fit
+from ..base import BaseDictionaryModel, RangeNoise, start_dask_fit
+from ..base._density import isotropic_noise
 from ..base._residual import check_no_residual_stream
 from ..prior import CoefficientPrior
 from ._bcd import (
@@ -23,6 +30,7 @@ from ._bcd import (
     update_dictionary,
 )
 from ._coding import check_dictionary
+from ._density import support_log_likelihood
 from ._ksvd import init_dictionary, ksvd
 from ._omp import batch_omp, codes_to_csr, codes_to_dense
 
@@ -200,13 +208,27 @@ class SparseSupportMRF(BaseDictionaryModel):
 
     Notes
     -----
-    ``score`` is the negative held-out reconstruction error per pixel. It is
-    what the sampler relies on (an image can only be as good as its code) and
-    is comparable across ``n_atoms`` and ``n_nonzero_coefs``; a support
-    likelihood is not, because the Markov network's normalising constant is
-    intractable and changes with both. The error keeps falling as either
-    grows, so a grid search over them should use a grid bounded by the
-    sampling budget (larger ``k`` also means larger Gibbs and EM problems).
+    ``score_samples`` / ``score`` are the log-density of the images: a
+    support ``S`` of ``k`` signed atoms from the Markov network (its
+    stationary law), magnitudes as the sampler draws them for ``S``, and
+    Gaussian noise ``noise_`` fitted on the training residuals (isotropic,
+    plus the residual Gaussian's directions when ``residual_pca_`` is
+    fitted). The network's normalising constant is summed exactly over the
+    supports that carry its mass (the training supports and their
+    neighbours) and the rest estimated by annealed importance sampling from
+    the independent-support model; the sum over supports is estimated per
+    image by importance sampling (``n_importance`` draws, from a proposal
+    built from the image's matching-pursuit support and its evidence). The
+    draws are seeded by each image and ``random_state``, so a score is
+    reproducible. The estimate of ``p(x)`` is unbiased, so its log is low on
+    average (by about 1 nat on held-out digits at 100 draws); images whose
+    likely supports the proposal misses are scored lower still, without a
+    larger standard error. The density describes the stationary sampler:
+    draws from chains started at training supports (``chain_start="data"``)
+    or guided by class, and samples clipped to the training range
+    (``clip``), are not exactly its draws. ``reconstruction_error`` is the
+    held-out reconstruction error per pixel, which keeps falling as
+    ``n_atoms`` and ``n_nonzero_coefs`` grow; ``score`` does not.
 
     References
     ----------
@@ -244,6 +266,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         "class_guidance": [Interval(Real, 0, None, closed="left")],
         "residual_components": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "clip": ["boolean"],
+        "n_importance": [Interval(Integral, 1, None, closed="left")],
         "sparse_output": ["boolean"],
         "n_jobs": N_JOBS_CONSTRAINT,
         "device": DEVICE_CONSTRAINT,
@@ -258,7 +281,7 @@ class SparseSupportMRF(BaseDictionaryModel):
                  dictionary_update="auto", forget_factor=0.5, chain_start="data", n_gibbs_sweeps=5,
                  burn_in="auto",
                  em_max_iter=10, overlap_power=2.0, coefficient_model="em", class_guidance=8.0,
-                 smoothing=0.05, residual_components="auto", clip=True,
+                 smoothing=0.05, residual_components="auto", clip=True, n_importance=100,
                  sparse_output=False, n_jobs=None, device="auto", random_state=None,
                  verbose=0):
         self.n_atoms = n_atoms
@@ -277,6 +300,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         self.smoothing = smoothing
         self.residual_components = residual_components
         self.clip = clip
+        self.n_importance = n_importance
         self.sparse_output = sparse_output
         self.n_jobs = n_jobs
         self.device = device
@@ -325,6 +349,7 @@ class SparseSupportMRF(BaseDictionaryModel):
         self._fit_prior(dense_codes, y, self._default_prior(), rng)
         self._prior_updated()
         self._fit_residual(X, dense_codes, rng)
+        self._fit_noise(X, codes=dense_codes)
         self._check_samples(X)
         return self
 
@@ -535,26 +560,46 @@ class SparseSupportMRF(BaseDictionaryModel):
         """
         return super().transform(X)
 
-    def score(self, X, y=None):
-        """Negative mean squared reconstruction error per pixel (higher is better).
+    # ---------------------------------------------------------------- density
+    def _fit_noise(self, X, update=False, codes=None):
+        """``noise_``: Gaussian noise over the residuals ``X - codes @ D`` of validated images.
 
-        See the class Notes for why this, and not a support likelihood, is
-        the score for model selection.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
+        With the residual Gaussian (``residual_pca_``), its directions and
+        variances, and its probabilistic-PCA variance for the rest; else
+        one variance, the mean squared residual per dimension off the
+        ``k`` atoms of each code. Online updates keep the isotropic form.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
-        recon = self._decode(codes_to_dense(*self._codes(X), self._n_codes))
-        return -float(np.mean((np.asarray(X, dtype=np.float64) - recon) ** 2))
+        pca = getattr(self, "residual_pca_", None)
+        if pca is not None:
+            self.noise_ = isotropic_noise(max(pca.noise_variance_, _NOISE_FLOOR),
+                                          X.shape[1], pca.components_, pca.explained_variance_)
+            return
+        rank = self.n_nonzero_coefs_
+        noise = getattr(self, "noise_", None) if update else None
+        if noise is None or noise.explained_variance_.size:
+            # A stream after a fit with a residual Gaussian (which online
+            # updates drop) starts an isotropic noise model.
+            noise = RangeNoise()
+        for rows in iter_batches(X.shape[0], DEFAULT_CHUNK):
+            block = self._prior_codes(X[rows]) if codes is None else codes[rows]
+            noise.partial_fit(X[rows] - self._decode(block), rank)
+        self.noise_ = noise
+
+    def _log_likelihood(self, X, density, linear_range):
+        prior = _support_prior(density, type(self).__name__)
+        noise = self.noise_
+        pca = getattr(self, "residual_pca_", None)
+        if pca is not None:
+            X = X - pca.mean_
+        leading = noise.explained_variance_.size > 0
+        base_seed = self.random_state if isinstance(self.random_state, Integral) else 0
+        return support_log_likelihood(
+            X, self.components_, prior, noise.variance_,
+            noise.components_ if leading else None,
+            noise.explained_variance_ if leading else None,
+            n_importance=self.n_importance, random_state=base_seed,
+        )
+
 
     def _sample(self, n_samples, y, rng, return_supports=False):
         """Gibbs-sampled supports, EM-fitted Gaussian coefficients, then ``codes @ D``.
@@ -568,6 +613,25 @@ class SparseSupportMRF(BaseDictionaryModel):
         if self.clip:
             np.clip(X, self.data_min_, self.data_max_, out=X)
         return (X, supports) if return_supports else X
+
+
+#: Smallest noise variance of the density (images in [0, 1]): a residual that
+#: vanishes must not make the density infinite.
+_NOISE_FLOOR = 1e-12
+
+
+def _support_prior(density, owner):
+    """The ``CoefficientPrior("sparse_support")`` that ``density`` is, or a clear error."""
+    steps = getattr(density, "steps", None)
+    if steps is not None and len(steps) == 1:  # the rest of a pipeline: one prior
+        density = steps[0]
+    if getattr(density, "kind", None) != "sparse_support":
+        raise ValueError(
+            f"{owner}'s density in pixel space needs a CoefficientPrior('sparse_support') over "
+            f"its codes (a sum over supports); got {type(density).__name__}"
+            + (f"(kind={density.kind!r})" if hasattr(density, "kind") else "") + "."
+        )
+    return density
 
 
 def _code_block(X, dictionary, k, n_jobs, device):

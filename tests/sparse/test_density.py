@@ -217,3 +217,68 @@ def test_checks_its_inputs(images):
         support_log_likelihood(images[:2], D[:4], model.prior_, 0.01)
     with pytest.raises(ValueError, match="noise_variance"):
         support_log_likelihood(images[:2], D, model.prior_, 0.0)
+
+
+# ------------------------------------------------------- the estimator's score
+def test_model_score_is_the_support_density_of_its_images():
+    from sklearn.datasets import load_digits
+
+    from skspectral import SparseSupportMRF
+    from skspectral.metrics import dequantize
+    from skspectral.sparse._density import support_log_likelihood
+
+    X = dequantize(load_digits().data.astype(np.uint8), n_levels=17, random_state=0)
+    model = SparseSupportMRF(n_atoms=32, n_nonzero_coefs=3, max_iter=3, residual_components=0,
+                             random_state=0)
+    model.fit(X[:600])
+    log_p, std = model.score_samples(X[600:640], return_std=True)
+    expected, expected_std = support_log_likelihood(
+        X[600:640], model.components_, model.prior_, model.noise_.variance_,
+        n_importance=model.n_importance, random_state=0)
+    np.testing.assert_allclose(log_p, expected)
+    np.testing.assert_allclose(std, expected_std)
+    assert model.score(X[600:640]) == pytest.approx(log_p.mean())
+    # The residual per dimension off the k atoms of each code.
+    residual = X[:600] - model.inverse_transform(model.transform(X[:600]))
+    assert model.noise_.variance_ == pytest.approx(
+        np.sum(residual**2) / (600 * (64 - 3)), rel=1e-6)
+    # Reproducible and independent of the other rows.
+    np.testing.assert_allclose(model.score_samples(X[600:640][::-1])[::-1], log_p, rtol=1e-10)
+    np.testing.assert_allclose(model.score_samples(X[610:620]), log_p[10:20], rtol=1e-10)
+
+
+def test_residual_gaussian_is_the_noise_of_the_density():
+    from sklearn.datasets import load_digits
+
+    from skspectral import SparseSupportMRF
+    from skspectral.metrics import dequantize
+    from skspectral.sparse._density import support_log_likelihood
+
+    X = dequantize(load_digits().data.astype(np.uint8), n_levels=17, random_state=0)
+    model = SparseSupportMRF(n_atoms=32, n_nonzero_coefs=3, max_iter=3, residual_components=4,
+                             random_state=0).fit(X[:600])
+    pca = model.residual_pca_
+    np.testing.assert_allclose(model.noise_.components_, pca.components_)
+    assert model.noise_.variance_ == pytest.approx(pca.noise_variance_)
+    expected = support_log_likelihood(
+        X[600:610] - pca.mean_, model.components_, model.prior_, pca.noise_variance_,
+        pca.components_, pca.explained_variance_, n_importance=model.n_importance,
+        random_state=0)[0]
+    np.testing.assert_allclose(model.score_samples(X[600:610]), expected)
+
+
+def test_pipeline_through_the_sparse_model_needs_its_support_prior():
+    from sklearn.datasets import load_digits
+
+    from skspectral import CoefficientPrior, SparseSupportMRF
+    from skspectral.pipeline import make_pipeline
+
+    X = load_digits().data[:300] / 16
+    pipe = make_pipeline(SparseSupportMRF(n_atoms=16, n_nonzero_coefs=2, max_iter=2,
+                                          random_state=0),
+                         CoefficientPrior("sparse_support", random_state=0)).fit(X)
+    assert np.all(np.isfinite(pipe.score_samples(X[:5])))
+    gaussian = make_pipeline(SparseSupportMRF(n_atoms=16, n_nonzero_coefs=2, max_iter=2,
+                                              random_state=0), CoefficientPrior()).fit(X)
+    with pytest.raises(ValueError, match="sparse_support"):
+        gaussian.score(X[:5])

@@ -259,8 +259,8 @@ def test_fit_transform_inverse_and_attributes(digits, digits_model):
     assert np.all(np.count_nonzero(codes, axis=1) == 5)
     recon = model.inverse_transform(codes)
     np.testing.assert_allclose(recon, model.inverse_transform(sparse.csr_matrix(codes)))
-    assert model.score(digits) == pytest.approx(-np.mean((digits - model.inverse_transform(
-        model.transform(digits))) ** 2))
+    assert model.reconstruction_error(digits) == pytest.approx(
+        np.mean((digits - model.inverse_transform(model.transform(digits))) ** 2))
     assert model.n_iter_ == 4 and model.reconstruction_error_.shape == (4,)
     assert model.support_marginals_.shape == (96,)
     assert model.support_pairwise_.shape == (96, 96)
@@ -289,7 +289,7 @@ def test_ksvd_fit_error_decreases(digits, digits_model):
     # a learned dictionary beats random training images as atoms
     D0 = _ksvd.init_dictionary(digits, 48, np.random.RandomState(0))
     base = np.mean((digits - orthogonal_mp_batch(digits, D0, 5) @ D0) ** 2)
-    assert -digits_model.score(digits) < base
+    assert digits_model.reconstruction_error(digits) < base
 
 
 def test_sample_reproducible_positive_and_in_range(digits_model):
@@ -441,7 +441,7 @@ def test_mnist_samples_are_confident_digits():
     assert share_samples > 2 * share_random
     assert share_samples > share_real - 0.35
     # MiniBatchDictionaryLearning (256 atoms, OMP k=10) reaches 0.01372 here
-    assert -model.score(test.data) < 0.0139
+    assert model.reconstruction_error(test.data) < 0.0139
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")

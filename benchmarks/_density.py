@@ -110,9 +110,10 @@ def grids(dataset):
     return {
         "PCA + GaussianMixture(20)": (
             make_pipeline(PCA(random_state=0), GaussianMixture(20, random_state=0)),
-            "pca__n_components", [16, 32, 64, 128, 256, 512]),
+            "pca__n_components", [16, 32, 64, 128, 256, 512] if dataset == "mnist"
+            else [64, 128, 256, 512]),
         "SpectralDictionary": (SpectralDictionary(image_shape=shape, random_state=0),
-                               "n_atoms", [16, 64, 256]),
+                               "n_atoms", [16, 64, 256, 512]),
         "SparseSupportMRF": (SparseSupportMRF(random_state=0), "n_atoms", [64, 256, 1024]),
         "SparseSupportMRF k": (SparseSupportMRF(random_state=0), "n_nonzero_coefs",
                                [2, 5, 10, 20]),

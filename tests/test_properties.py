@@ -248,8 +248,8 @@ def _note_time(start, case):
         _SLOWEST[test] = (seconds, case[:500])
 
 
-def expect_array(shape, dtype, allow_sparse=False):
-    """A ``check`` for an array output of ``shape`` and ``dtype``, finite."""
+def expect_array(shape, dtype, allow_sparse=False, allow_minus_inf=False):
+    """A ``check`` for an array output of ``shape`` and ``dtype``, finite (or -inf if allowed)."""
 
     def check(out):
         if allow_sparse and sp.issparse(out):
@@ -264,8 +264,11 @@ def expect_array(shape, dtype, allow_sparse=False):
             return f"returned dtype {out.dtype}, expected {np.dtype(dtype)}"
         if values.dtype.kind not in "fiub":
             return f"returned non-numeric dtype {values.dtype}"
-        if not np.all(np.isfinite(values)):
-            return f"returned non-finite values ({np.sum(~np.isfinite(values))} of {values.size})"
+        finite = np.isfinite(values)
+        if allow_minus_inf:
+            finite |= np.isneginf(values)
+        if not np.all(finite):
+            return f"returned non-finite values ({np.sum(~finite)} of {values.size})"
         return None
 
     return check
@@ -707,8 +710,14 @@ def check_methods_X(data):
         check = expect_array((n, out_width), in_dtype, allow_sparse=True)
     elif method == "inverse_transform":
         check = expect_array((n, N_FEATURES), in_dtype)
+    elif method == "score_samples" and "sparse_support" in name:
+        # A density over codes with k non-zeros is 0 (log -inf) on other codes,
+        # as documented: -inf is the correct score of dense codes.
+        check = expect_array((n,), np.float64, allow_minus_inf=True)
     elif method == "score_samples":
         check = expect_array((n,), np.float64)
+    elif "sparse_support" in name:
+        check = expect_float(allow_inf=True)
     else:
         check = expect_float()
     run_case(lambda: getattr(model, method)(X), {"X", "kind", method}, check, case)

@@ -285,7 +285,8 @@ def step_log_likelihood(step, X, tail):
     if isinstance(step, StandardScaler):
         return _scaler_log_likelihood(step, X, tail)
     raise ValueError(
-        f"The pipeline's density cannot pass through the step {type(step).__name__}: it is "
+        f"The pipeline's density (score, score_samples) cannot pass through the step "
+        f"{type(step).__name__}: it is "
         "neither an invertible linear map (StandardScaler) nor a linear decoder with a noise "
         "model (PCA, IncrementalPCA, the skspectral models). Score the pipeline's last step "
         "on transformed data instead, or drop the step."

@@ -117,8 +117,13 @@ def grids(dataset):
         "SparseSupportMRF": (SparseSupportMRF(random_state=0), "n_atoms", [64, 256, 1024]),
         "SparseSupportMRF k": (SparseSupportMRF(random_state=0), "n_nonzero_coefs",
                                [2, 5, 10, 20]),
+        # The density of the default coder lives in the images' principal
+        # subspace: the filters do not enter it (every n_filters scores the
+        # same), its dimension does.
         "ConvSparseCoder": (ConvSparseCoder(image_shape=shape, random_state=0), "n_filters",
                             [(8, 16), (16, 32), (32, 64)]),
+        "ConvSparseCoder prior_dim": (ConvSparseCoder(image_shape=shape, random_state=0),
+                                      "prior_dim", [16, 65, 256]),
     }
 
 

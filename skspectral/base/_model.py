@@ -474,7 +474,12 @@ class BaseDictionaryModel(
         ``update`` adds ``X`` to the noise of earlier chunks (online fits);
         None when the model has no range (:meth:`_prior_range`).
         """
-        linear_range = self._prior_range()
+        try:
+            linear_range = self._prior_range()
+        except ValueError:
+            # Atoms without a density (linearly dependent): score says so;
+            # fit itself goes on (a diverged fit warns or raises on its own).
+            linear_range = None
         if linear_range is None:
             self.noise_ = None
             return

@@ -778,6 +778,24 @@ def _check_noise(n_features, noise_variance, noise_components, noise_variances):
     return noise_variance, U, v
 
 
+def _image_terms(X, D, U, DU, scale, s2):
+    """``b = D N0^-1 x`` and ``x^T N0^-1 x`` of each image, one image at a time.
+
+    Matrix-vector products per image rather than one product per block:
+    BLAS blocks a matrix product by its size, so an image's last bits (and
+    the near-ties of its proposal's searches) would depend on the images
+    beside it; per image, its estimate does not.
+    """
+    B = np.empty((X.shape[0], D.shape[0]))
+    xnx = np.empty(X.shape[0])
+    DUs = DU * scale
+    for i, x in enumerate(X):
+        xu = U @ x
+        B[i] = D @ x / s2 + DUs @ xu
+        xnx[i] = x @ x / s2 + (xu * xu) @ scale
+    return B, xnx
+
+
 def _row_seeds(X, base, n_parts):
     """``(n_parts, n)`` seeds, each a function of its image and ``base`` only.
 
@@ -898,10 +916,7 @@ def support_log_likelihood(X, dictionary, density, noise_variance, noise_compone
         k = part.n_nonzero_coefs
         for start in range(0, n, BLOCK):
             rows = slice(start, min(start + BLOCK, n))
-            Xb = X[rows]
-            XU = Xb @ U.T
-            B = np.ascontiguousarray((Xb @ D.T) / s2 + (XU * scale) @ DU.T)
-            xnx = np.einsum("ij,ij->i", Xb, Xb) / s2 + (XU * XU) @ scale
+            B, xnx = _image_terms(X[rows], D, U, DU, scale, s2)
             out = _block_log_weights(B, xnx, G, log_const, n_atoms, k, arguments,
                                      seeds[c, rows], n_importance)
             log_p[c, rows], se[c, rows] = log_mean_exp(out, axis=1)

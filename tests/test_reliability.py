@@ -219,6 +219,58 @@ def test_sample_labels_of_the_wrong_length(digits):
         prior.sample(5, y=[0, 1])
 
 
+@pytest.fixture(scope="module")
+def labelled(digits):
+    """Models fitted with classes 0, 1, 2."""
+    X, y = digits
+    return {
+        "prior": CoefficientPrior("gaussian", random_state=0).fit(X[:, :4], y),
+        "spectral": SpectralDictionary(n_atoms=4, max_iter=1, random_state=0,
+                                       device="cpu").fit(X, y),
+    }
+
+
+@pytest.mark.parametrize("name", ["prior", "spectral"])
+def test_iter_sample_refuses_an_unknown_label_before_any_batch(labelled, name):
+    model = labelled[name]
+    # Refused at the call: no batch is drawn before the label 9 is seen.
+    with pytest.raises(ValueError, match=r"y=9 is not a class seen in fit; known classes: "
+                                         r"\[0, 1, 2\]"):
+        model.iter_sample(7, batch_size=3, y=[0, 1, 2, 0, 1, 2, 9])
+    with pytest.raises(ValueError, match="one class label or 7 labels"):
+        model.iter_sample(7, batch_size=3, y=[0, 1, 2])
+    with pytest.raises(ValueError, match="y='a' is not a class seen in fit"):
+        model.iter_sample(7, y="a")
+    batches = list(model.iter_sample(7, batch_size=3, y=[0, 1, 2, 0, 1, 2, 2]))
+    assert [len(b) for b in batches] == [3, 3, 1]
+
+
+@pytest.mark.parametrize("name", ["prior", "spectral"])
+def test_lazy_sample_refuses_an_unknown_label_before_building_a_graph(labelled, name):
+    pytest.importorskip("dask.array")
+    model = labelled[name]
+    with pytest.raises(ValueError, match=r"y=5 is not a class seen in fit"):
+        model.sample(9, y=5, chunks=4)
+    with pytest.raises(ValueError, match=r"y=5 is not a class seen in fit"):
+        model.sample(3, y=[0, 5, 1], chunks=2)
+    draws = model.sample(9, y=[0, 1, 2] * 3, chunks=4, random_state=0)
+    assert draws.compute().shape == (9, model.n_features_in_)
+
+
+@pytest.mark.parametrize("chunks", [(np.nan,), (np.inf,), (2.5, 7.5), (0, 10), (-1, 11),
+                                    ("4", "6"), np.nan, 2.5, 0, True, ()])
+def test_lazy_sample_refuses_bad_chunk_sizes(fitted, chunks):
+    pytest.importorskip("dask.array")
+    with pytest.raises(ValueError, match="The 'chunks' parameter must be an int >= 1"):
+        fitted["prior"].sample(10, chunks=chunks)
+
+
+def test_lazy_sample_accepts_whole_chunk_sizes(fitted):
+    pytest.importorskip("dask.array")
+    draws = fitted["prior"].sample(10, chunks=(4, np.int64(5), 1.0), random_state=0)
+    assert draws.chunks[0] == (4, 5, 1)
+
+
 # ------------------------------------------------------------ parameters
 @pytest.mark.parametrize(
     "estimator, param",

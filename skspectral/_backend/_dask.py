@@ -139,24 +139,50 @@ def map_row_blocks(model, method, X, n_columns, dtype, **kwargs):
     )
 
 
+def _row_count(value):
+    """``value`` as a row count: a whole number >= 1 (an int, or a float such as 5.0), else None."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value) if value >= 1 else None
+    if isinstance(value, np.complexfloating) or not np.isfinite(value):
+        return None
+    return int(value) if value >= 1 and value == int(value) else None
+
+
 def normalize_row_chunks(n_samples, chunks):
-    """Row counts of the blocks of a lazy draw: an int (rows per block) or a tuple."""
-    if isinstance(chunks, (int, np.integer)) and not isinstance(chunks, bool):
-        if chunks < 1:
-            raise ValueError(f"The 'chunks' parameter must be >= 1; got {chunks}.")
-        sizes = [chunks] * (n_samples // chunks)
-        if n_samples % chunks:
-            sizes.append(n_samples % chunks)
-        return tuple(int(s) for s in sizes)
-    try:
-        sizes = tuple(int(s) for s in chunks)
-    except TypeError:
-        sizes = None
-    if not sizes or any(s < 1 for s in sizes) or sum(sizes) != n_samples:
-        raise ValueError(
-            "The 'chunks' parameter must be an int >= 1 (rows per block) or a tuple of "
-            f"positive row counts summing to n_samples={n_samples}; got {chunks!r}."
-        )
+    """Row counts of the blocks of a lazy draw: an int (rows per block) or a tuple.
+
+    Every count must be a whole number >= 1: NaN (a dask array's unknown
+    chunk size), infinity, 2.5, 0, a bool or a string is refused with a
+    ValueError naming ``chunks``.
+
+    Examples
+    --------
+    >>> from skspectral._backend._dask import normalize_row_chunks
+    >>> normalize_row_chunks(10, 4)
+    (4, 4, 2)
+    >>> normalize_row_chunks(10, (3, 7))
+    (3, 7)
+    """
+    expected = ("The 'chunks' parameter must be an int >= 1 (rows per block) or a tuple of "
+                f"whole row counts >= 1 summing to n_samples={n_samples}; got {chunks!r}")
+    if not isinstance(chunks, (tuple, list, np.ndarray)):
+        size = _row_count(chunks)
+        if size is None:
+            raise ValueError(f"{expected}.")
+        sizes = [size] * (n_samples // size)
+        if n_samples % size:
+            sizes.append(n_samples % size)
+        return tuple(sizes)
+    sizes = tuple(_row_count(s) for s in np.asarray(chunks, dtype=object).reshape(-1))
+    if not sizes or np.ndim(chunks) != 1:
+        raise ValueError(f"{expected}.")
+    bad = [c for c, s in zip(np.asarray(chunks, dtype=object).tolist(), sizes) if s is None]
+    if bad:
+        raise ValueError(f"{expected}: {bad[0]!r} is not a whole number >= 1.")
+    if sum(sizes) != n_samples:
+        raise ValueError(f"{expected}: they sum to {sum(sizes)}.")
     return sizes
 
 

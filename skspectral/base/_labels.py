@@ -104,17 +104,31 @@ def draw_labels(classes, class_weights, n_samples, y, rng, owner):
         return None
     if y is None:
         return classes[rng.choice(len(classes), n_samples, p=class_weights)]
-    labels = _check_sample_labels(y, n_samples).reshape(-1)
+    labels = check_known_labels(y, classes, n_samples).reshape(-1)
+    labels = labels.astype(classes.dtype, copy=False)
+    return np.broadcast_to(labels, (n_samples,)) if labels.shape[0] == 1 else labels
+
+
+def check_known_labels(y, classes, n_samples):
+    """``y`` of ``sample``: one label or ``n_samples`` labels, each a class seen in fit.
+
+    Returns ``y`` as an array of its own shape (0-d or 1-D), unconverted:
+    :func:`draw_labels` converts it to the dtype of ``classes`` per draw.
+    ``sample`` and ``iter_sample`` call this before drawing anything, so a
+    wrong label is refused at the call, not after some batches or at the
+    compute of a lazy draw.
+    """
+    labels = _check_sample_labels(y, n_samples)
     # Compared as Python values: a label of another type (a string for int
     # classes) is unknown, not a conversion error.
     known = set(classes.tolist())
-    unknown = [label for label in dict.fromkeys(labels.tolist()) if label not in known]
+    unknown = [label for label in dict.fromkeys(labels.reshape(-1).tolist())
+               if label not in known]
     if unknown:
         raise ValueError(
             f"y={unknown[0]!r} is not a class seen in fit; known classes: {classes.tolist()}."
         )
-    labels = labels.astype(classes.dtype, copy=False)
-    return np.broadcast_to(labels, (n_samples,)) if labels.shape[0] == 1 else labels
+    return labels
 
 
 def start_dask_fit(estimator, X, y):

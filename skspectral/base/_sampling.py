@@ -7,7 +7,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._backend import DEFAULT_CHUNK, check_output_size, iter_batches
 from .._backend._dask import draw_blocks, normalize_row_chunks, row_bounds
-from ._labels import _check_sample_labels, check_n_samples, draw_labels
+from ._labels import check_known_labels, check_n_samples, draw_labels
 
 #: Samples drawn after ``fit`` to check that the model samples sense.
 CHECK_DRAWS = 64
@@ -147,9 +147,12 @@ class GenerativeMixin:
                 + "".join(f", {p}" for p in self._sample_params) + "."
             )
         if y is not None:
-            if getattr(self, "classes_", None) is None:
+            classes = getattr(self, "classes_", None)
+            if classes is None:
                 draw_labels(None, None, n_samples, y, None, type(self).__name__)
-            y = _check_sample_labels(y, n_samples)
+            # Every label is checked here, before a batch or a task graph is
+            # built: a wrong one fails at the call, not mid-stream or at compute.
+            y = check_known_labels(y, np.asarray(classes), n_samples)
         if random_state is not None:
             validate_parameter_constraints(
                 {"random_state": ["random_state"]}, {"random_state": random_state},

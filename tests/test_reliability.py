@@ -184,6 +184,24 @@ def test_iter_sample_validates_at_the_call(fitted):
         fitted["prior"].iter_sample(-1)
 
 
+@pytest.mark.parametrize("name", ["spectral", "sparse", "conv", "prior", "pipeline"])
+def test_iter_sample_refuses_a_batch_too_large_at_the_call(fitted, name):
+    # Not numpy's raw MemoryError on the first next(): the library's error,
+    # naming batch_size, before anything is drawn.
+    with pytest.raises(OutputTooLargeError, match=r"iter_sample\(batch_size=1000000000000\)"
+                                                  r".*smaller batch_size"):
+        fitted[name].iter_sample(10**12, batch_size=10**12)
+
+
+def test_iter_sample_checks_the_batch_it_will_draw(fitted, little_memory):
+    model = fitted["prior"]
+    # 10 MiB: a batch of 10**6 rows would not fit, the 5 rows of a short stream do.
+    with pytest.raises(OutputTooLargeError, match="batch_size=1000000"):
+        model.iter_sample(10**7, batch_size=10**6)
+    assert sum(len(b) for b in model.iter_sample(5, batch_size=10**6)) == 5
+    assert sum(len(b) for b in model.iter_sample(10**4, batch_size=4096)) == 10**4
+
+
 def test_large_draw_memory_is_output_plus_one_batch(fitted):
     model = fitted["spectral"]
     n = 60_000

@@ -117,6 +117,11 @@ class GenerativeMixin:
             A batch of samples (a tuple with the supports when
             ``return_supports=True``).
 
+        Raises
+        ------
+        OutputTooLargeError
+            At the call, if one batch would not fit in the available memory.
+
         Examples
         --------
         >>> import numpy as np
@@ -127,6 +132,12 @@ class GenerativeMixin:
         """
         n_samples, y, rng = self._check_sample_call(n_samples, y, random_state, params)
         batch_size = check_n_samples(batch_size, name="batch_size")
+        # One batch must fit in memory (the stream holds one at a time).
+        check_output_size(
+            min(batch_size, n_samples), self._sample_width(), self._sample_dtype(),
+            what=f"{type(self).__name__}.iter_sample(batch_size={batch_size}) (one batch)",
+            hint="Pass a smaller batch_size.",
+        )
         # Validation above runs at the call; the draws run lazily.
         return self._sample_batches(n_samples, batch_size, y, rng, params)
 

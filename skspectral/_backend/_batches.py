@@ -4,10 +4,13 @@ Every ``transform``, ``inverse_transform`` and ``sample`` walks its rows in
 batches of :data:`DEFAULT_CHUNK`, so the memory a call needs beyond its
 output is that of one batch. The output itself must fit: :func:`check_output_size`
 refuses, before anything is allocated, an output larger than the memory the
-machine has available.
+process has available (:func:`~skspectral._backend._memory.available_memory`:
+the machine's free memory, or less under an address-space or cgroup limit).
 """
 
 import numpy as np
+
+from ._memory import available_memory
 
 #: Rows per batch of the batched transforms, syntheses, draws and sparse
 #: coding: memory beyond the output stays bounded by one batch.
@@ -34,13 +37,6 @@ def iter_batches(n, batch_size=DEFAULT_CHUNK):
     batch_size = max(1, int(batch_size))
     for start in range(0, n, batch_size):
         yield slice(start, min(n, start + batch_size))
-
-
-def available_memory():
-    """Bytes of memory available to this process now (psutil's estimate)."""
-    import psutil
-
-    return int(psutil.virtual_memory().available)
 
 
 def check_output_size(n_rows, n_columns, dtype, *, what, hint=""):

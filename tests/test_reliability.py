@@ -230,6 +230,24 @@ def test_batched_transforms_equal_one_pass(fitted, digits, name, monkeypatch):
     np.testing.assert_allclose(model.inverse_transform(codes), recon, rtol=1e-5, atol=1e-6)
 
 
+def test_sparse_transform_of_more_rows_than_one_batch():
+    from scipy import sparse
+
+    X = load_digits().data.astype(np.float32) / 16.0
+    model = SparseSupportMRF(n_atoms=16, n_nonzero_coefs=2, max_iter=1, burn_in=2,
+                             sparse_output=True, random_state=0, device="cpu").fit(X)
+    X_big = np.tile(X, (3, 1))[:5000]  # 5,000 rows: two batches of 4,096 at most
+    codes = model.transform(X_big)
+    assert sparse.issparse(codes) and codes.format == "csr"
+    assert codes.shape == (5000, 16) and codes.dtype == np.float32
+    assert codes.nnz <= 5000 * 2
+    # The second batch's rows are those of a call on them alone.
+    np.testing.assert_array_equal(codes[4096:].toarray(),
+                                  model.transform(X_big[4096:]).toarray())
+    dense = model.set_params(sparse_output=False).transform(X_big)
+    np.testing.assert_array_equal(codes.toarray(), dense)
+
+
 def test_sample_labels_of_the_wrong_length(digits):
     X, y = digits
     prior = CoefficientPrior(random_state=0).fit(X[:, :4], y)

@@ -193,9 +193,13 @@ class BaseDictionaryModel(
         Memory beyond the output is that of one batch of
         :data:`~skspectral._backend.DEFAULT_CHUNK` rows; an output larger
         than the available memory is refused before anything is allocated.
+        A sparse output (``transform`` with ``sparse_output=True``) is
+        stacked with :func:`scipy.sparse.vstack`; its size is not checked
+        (it holds only the nonzeros).
         """
         n_rows = X.shape[0]
-        if not getattr(self, "sparse_output", False):
+        sparse_out = getattr(self, "sparse_output", False) and method == "transform"
+        if not sparse_out:
             check_output_size(
                 n_rows, n_columns, X.dtype,
                 what=f"{type(self).__name__}.{method} of {n_rows} rows",
@@ -203,9 +207,12 @@ class BaseDictionaryModel(
             )
         if n_rows <= DEFAULT_CHUNK:
             return func(X)
-        return _gather_batches(
-            (func(X[rows]) for rows in iter_batches(n_rows, DEFAULT_CHUNK)), n_rows
-        )
+        batches = (func(X[rows]) for rows in iter_batches(n_rows, DEFAULT_CHUNK))
+        if sparse_out:
+            from scipy import sparse
+
+            return sparse.vstack(list(batches), format="csr")
+        return _gather_batches(batches, n_rows)
 
     def _map_dask(self, method, X, n_in, n_out, **kwargs):
         """``method`` over the row blocks of a dask array, lazily (the model shipped once)."""

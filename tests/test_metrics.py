@@ -297,3 +297,44 @@ def test_fid_offline_without_weights_says_where_they_go(monkeypatch, tmp_path):
     X = np.zeros((4, 8, 8))
     with pytest.raises(ConnectionError, match=r"skspectral\[fid\].*weights_path"):
         fid_score(X, X, device="cpu")
+
+
+# -- label quality ----------------------------------------------------------------------
+def _digit_judge():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_digits(return_X_y=True)
+    return X[:600], y[:600], LogisticRegression(max_iter=200).fit(X[:600], y[:600])
+
+
+def test_label_quality_accuracy_of_known_classes():
+    from skspectral.metrics import label_quality
+
+    X, y, judge = _digit_judge()
+    result = label_quality(X[:100], judge, y=y[:100])
+    assert result.accuracy > 0.9
+
+
+@pytest.mark.parametrize(
+    "asked, shown",
+    [
+        (np.full(100, 10), "10"),  # a class the classifier never saw: was 0.0 silently
+        (np.array(["a"] * 100), "'a'"),  # labels of another encoding
+        (np.r_[np.arange(90) % 10, [11] * 10], "11"),  # some unknown labels
+    ],
+)
+def test_label_quality_refuses_labels_the_classifier_never_saw(asked, shown):
+    from skspectral.metrics import label_quality
+
+    X, _, judge = _digit_judge()
+    with pytest.raises(ValueError, match=rf"y holds labels the classifier never saw: {shown};"
+                                         r" its classes_ are \[0, 1, 2, 3, 4, 5, 6, 7, 8, 9\]"):
+        label_quality(X[:100], judge, y=asked)
+
+
+def test_label_quality_names_many_unknown_labels_briefly():
+    from skspectral.metrics import label_quality
+
+    X, _, judge = _digit_judge()
+    with pytest.raises(ValueError, match=r"never saw: 10, 11, 12, 13, 14, \.\.\.; its classes_"):
+        label_quality(X[:100], judge, y=np.arange(100) + 10)

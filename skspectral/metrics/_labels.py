@@ -17,6 +17,32 @@ def _label_entropy(labels, n_classes):
     return float(-(p * np.log(p)).sum())
 
 
+def _check_asked_labels(y, classes, n_samples):
+    """``y`` of :func:`label_quality`: one label per sample, each a class of the classifier.
+
+    A label the classifier never saw can never be predicted: the accuracy
+    would be wrong silently (0.0 when none is known, e.g. labels of another
+    encoding).
+    """
+    y = np.asarray(y)
+    if y.shape != (n_samples,):
+        raise ValueError(
+            f"y must hold one class per sample ({n_samples}); got shape {y.shape}."
+        )
+    # Compared as Python values: a string for int classes is unknown, not an error.
+    known = set(classes.tolist())
+    unknown = [label for label in dict.fromkeys(y.tolist()) if label not in known]
+    if unknown:
+        shown = ", ".join(repr(label) for label in unknown[:5])
+        raise ValueError(
+            f"y holds labels the classifier never saw: {shown}"
+            f"{', ...' if len(unknown) > 5 else ''}; its classes_ are {classes.tolist()}. "
+            "y must name the classes the samples were drawn for, as the classifier "
+            "labels them."
+        )
+    return y
+
+
 @validate_params(
     {
         "X_gen": ["array-like"],
@@ -43,9 +69,15 @@ def label_quality(X_gen, classifier, *, y=None, threshold=0.9):
         A scikit-learn classifier with ``predict_proba`` (or a pipeline
         ending in one), trained on real images.
     y : array-like of shape (n_samples,), default=None
-        The class each sample was drawn for.
+        The class each sample was drawn for; each must be one of
+        ``classifier.classes_``.
     threshold : float in (0, 1], default=0.9
         A label is confident when its probability is at least ``threshold``.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` holds a label not in ``classifier.classes_``.
 
     Returns
     -------
@@ -76,16 +108,13 @@ def label_quality(X_gen, classifier, *, y=None, threshold=0.9):
         )
     check_is_fitted(classifier)
     X_gen = check_array(X_gen, input_name="X_gen")
-    proba = classifier.predict_proba(X_gen)
     classes = np.asarray(classifier.classes_)
+    if y is not None:
+        y = _check_asked_labels(y, classes, X_gen.shape[0])
+    proba = classifier.predict_proba(X_gen)
     labels = proba.argmax(axis=1)
     accuracy = None
     if y is not None:
-        y = np.asarray(y)
-        if y.shape != (X_gen.shape[0],):
-            raise ValueError(
-                f"y must hold one class per sample ({X_gen.shape[0]}); got shape {y.shape}."
-            )
         accuracy = float(np.mean(classes[labels] == y))
     return Bunch(
         confident_share=float(np.mean(proba.max(axis=1) >= threshold)),

@@ -1,12 +1,39 @@
 """Command-line interface: ``skspectral demo``."""
 
 import argparse
+import glob
+import math
+import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from ._demo import DEFAULT_MODEL, DEMO_MODELS, load_demo_dataset
+
+#: Datasets ``--dataset`` knows by name (anything else is a path or a glob).
+DEMO_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+
+#: Share of a labelled dataset held out (the judge's training set), and of an
+#: unlabelled one (for the held-out reconstruction error); see :func:`_split`.
+HELD_OUT_LABELLED, HELD_OUT_UNLABELLED = 0.5, 0.2
+
+
+class DemoArgumentError(ValueError):
+    """An argument of ``skspectral demo`` that would fail the demo; raised before fitting."""
+
+
+def _positive_int(text):
+    """An argparse type: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1; got {value}")
+    return value
 
 
 def _build_parser():
@@ -28,15 +55,102 @@ def _build_parser():
         "to a folder/glob of images or a .npy/.npz array",
     )
     demo.add_argument("--data-home", default=None, help="where downloaded datasets live")
-    demo.add_argument("--n-train", type=int, default=None, help="use only this many images")
-    demo.add_argument("--n-samples", type=int, default=500,
+    demo.add_argument("--n-train", type=_positive_int, default=None,
+                      help="use only this many images")
+    demo.add_argument("--n-samples", type=_positive_int, default=500,
                       help="samples drawn and judged (default 500; the figure shows 32)")
     demo.add_argument("--unconditional", action="store_true",
                       help="ignore the dataset's labels: fit and sample without classes")
-    demo.add_argument("--out", default="skspectral_demo.png", help="output PNG path")
+    demo.add_argument("--out", default="skspectral_demo.png",
+                      help="output image path, in an existing writable folder; its extension "
+                      "(.png, .pdf, .svg, ...) picks the format")
     demo.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     demo.add_argument("--seed", type=int, default=0, help="random seed")
     return parser
+
+
+def _check_count(args, name, option):
+    value = getattr(args, name, None)
+    if value is None and name == "n_train":
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise DemoArgumentError(f"{option} must be an int >= 1; got {value!r}.")
+
+
+def _check_dataset(name):
+    """A known dataset name, or a path or glob that names something."""
+    if name in DEMO_DATASETS or os.path.exists(name) or glob.glob(name):
+        return
+    raise DemoArgumentError(
+        f"--dataset {name!r} is neither a known dataset ({', '.join(DEMO_DATASETS)}) nor an "
+        "existing file, folder or glob of images."
+    )
+
+
+def _check_out(out):
+    """The figure's path: an extension matplotlib writes, in an existing writable folder."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    path = Path(out)
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    extension = path.suffix.lower().lstrip(".")
+    if extension not in formats:
+        found = f"its extension is {path.suffix!r}" if extension else "it has no extension"
+        raise DemoArgumentError(
+            f"--out {out!r}: {found}; matplotlib writes {', '.join('.' + f for f in formats)} "
+            "(e.g. demo.png)."
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        raise DemoArgumentError(f"--out {out!r}: the folder {str(folder)!r} does not exist.")
+    if path.is_dir():
+        raise DemoArgumentError(f"--out {out!r} is a folder; give a file name in it.")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".skspectral-", suffix=".tmp"):
+            pass
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(f"{path} is read-only")
+    except OSError as exc:
+        raise DemoArgumentError(
+            f"--out {out!r}: cannot write in the folder {str(folder)!r} ({exc})."
+        ) from exc
+
+
+def _check_demo_args(args):
+    """Refuse, before loading or fitting anything, arguments the demo would fail on."""
+    _check_count(args, "n_train", "--n-train")
+    _check_count(args, "n_samples", "--n-samples")
+    _check_dataset(args.dataset)
+    _check_out(args.out)
+
+
+def _min_fit_images(n_features):
+    """Images to fit on that the demo's models need.
+
+    The PCA of the scikit-learn peer (and of ``--model pca``) keeps
+    ``min(32, n_features)`` components, and its Gaussian mixture has 10
+    (:func:`skspectral._demo.baseline_model`); each needs as many images.
+    """
+    return max(10, min(32, n_features))
+
+
+def _check_fit_size(bunch, args):
+    """Refuse, after loading and before fitting, a dataset too small for the demo."""
+    n = len(bunch.data)
+    held = HELD_OUT_LABELLED if _has_labels(bunch.target) else HELD_OUT_UNLABELLED
+    n_fit = n - math.ceil(held * n)
+    need = _min_fit_images(bunch.data.shape[1])
+    if n_fit >= need:
+        return
+    enough = need
+    while enough - math.ceil(held * enough) < need:
+        enough += 1
+    source = (f"--n-train {args.n_train}" if args.n_train is not None
+              else f"--dataset {args.dataset!r} ({n} images)")
+    raise DemoArgumentError(
+        f"{source} leaves {n_fit} images to fit on ({held:.0%} are held out), fewer than "
+        f"the {need} the demo's models need; use at least {enough} images."
+    )
 
 
 def _reconstruct(model, X):
@@ -62,9 +176,10 @@ def _split(bunch, seed):
     from sklearn.model_selection import train_test_split
 
     if _has_labels(bunch.target):
-        return train_test_split(bunch.data, bunch.target, test_size=0.5, random_state=seed,
-                                stratify=bunch.target)
-    X_fit, X_held = train_test_split(bunch.data, test_size=0.2, random_state=seed)
+        return train_test_split(bunch.data, bunch.target, test_size=HELD_OUT_LABELLED,
+                                random_state=seed, stratify=bunch.target)
+    X_fit, X_held = train_test_split(bunch.data, test_size=HELD_OUT_UNLABELLED,
+                                     random_state=seed)
     return X_fit, X_held, None, None
 
 
@@ -139,11 +254,15 @@ def run_demo(args, stream=None):
     """Fit a library model and the scikit-learn peer, judge both, save the figure.
 
     Returns a dict of the library model's numbers (``"baseline"`` holds the peer's).
+    Arguments it would fail on (``--n-train``, ``--n-samples``, ``--dataset``,
+    ``--out``) raise :class:`DemoArgumentError` before anything is fitted.
     """
     from ._demo import baseline_model
 
     stream = sys.stdout if stream is None else stream
+    _check_demo_args(args)
     bunch = load_demo_dataset(args.dataset, args.data_home, args.n_train)
+    _check_fit_size(bunch, args)
     X_fit, X_held, y_fit, y_held = _split(bunch, args.seed)
     conditional = y_fit is not None and not args.unconditional
     model = DEMO_MODELS[args.model](bunch.image_shape, args.device, args.seed)
@@ -192,5 +311,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["demo"] + (list(argv) if argv is not None else sys.argv[1:]))
-    run_demo(args)
+    try:
+        run_demo(args)
+    except DemoArgumentError as exc:
+        # As argparse reports a bad argument: one line, exit status 2.
+        print(f"skspectral demo: error: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -1,7 +1,13 @@
 import io
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
+import pytest
+
+import skspectral._cli as cli
 from skspectral._cli import _build_parser, main, run_demo
 
 
@@ -34,8 +40,6 @@ def test_demo_unconditional_flag(tmp_path, capsys):
 
 
 def test_demo_on_user_array(tmp_path, capsys):
-    import numpy as np
-
     path = tmp_path / "imgs.npy"
     np.save(path, (np.random.RandomState(0).rand(60, 6, 6) * 255).astype(np.uint8))
     main(["demo", "--dataset", str(path), "--model", "pca", "--out", str(tmp_path / "a.png")])
@@ -50,3 +54,102 @@ def test_module_entry_point_help():
         [sys.executable, "-m", "skspectral", "demo", "--help"], capture_output=True, text=True, check=True
     )
     assert "--model" in result.stdout and "--device" in result.stdout
+
+
+# -- arguments are checked before anything is fitted ------------------------------------
+
+
+@pytest.fixture
+def no_fit(monkeypatch):
+    """Fail the test if the demo gets as far as fitting a model."""
+    def fit(*args, **kwargs):
+        raise AssertionError("the demo fitted a model before refusing its arguments")
+
+    monkeypatch.setattr(cli, "_timed_fit", fit)
+
+
+@pytest.fixture
+def no_load(monkeypatch, no_fit):
+    """Fail the test if the demo loads the dataset (the arguments alone are wrong)."""
+    def load(*args, **kwargs):
+        raise AssertionError("the demo loaded the dataset before refusing its arguments")
+
+    monkeypatch.setattr(cli, "load_demo_dataset", load)
+
+
+def _unwritable_folder(tmp_path):
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.access(folder, os.W_OK):  # root writes anyway: /proc refuses even root
+        if not Path("/proc").is_dir():
+            pytest.skip("no folder this user cannot write to")
+        return Path("/proc")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--n-train", "0"], "argument --n-train: must be an int >= 1; got 0"),
+        (["--n-train", "-5"], "argument --n-train: must be an int >= 1; got -5"),
+        (["--n-train", "ten"], "argument --n-train: invalid int value: 'ten'"),
+        (["--n-samples", "0"], "argument --n-samples: must be an int >= 1; got 0"),
+        (["--dataset", "mnsit"], "--dataset 'mnsit' is neither a known dataset (digits, "
+                                 "mnist, fashion_mnist, cifar10) nor an existing file"),
+        (["--out", "{tmp}/missing/demo.png"], "the folder '{tmp}/missing' does not exist"),
+        (["--out", "{tmp}/demo.txt"], "its extension is '.txt'; matplotlib writes"),
+        (["--out", "{tmp}/demo"], "it has no extension; matplotlib writes"),
+        (["--out", "{tmp}/folder.png"], "is a folder; give a file name in it"),
+    ],
+)
+def test_demo_refuses_bad_arguments_before_loading_or_fitting(tmp_path, capsys, no_load, argv,
+                                                              message):
+    (tmp_path / "folder.png").mkdir()
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "demo.png")]
+    try:
+        code = main(["demo", *argv])
+    except SystemExit as exc:  # argparse's own refusals
+        code = exc.code
+    assert code == 2
+    assert message.replace("{tmp}", str(tmp_path)) in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["folder.png"]  # nothing written
+
+
+def test_demo_refuses_an_unwritable_output_folder(tmp_path, capsys, no_load):
+    folder = _unwritable_folder(tmp_path)
+    assert main(["demo", "--out", str(folder / "demo.png")]) == 2
+    assert f"cannot write in the folder '{folder}'" in capsys.readouterr().err
+
+
+def test_run_demo_raises_a_value_error_before_fitting(tmp_path, no_load):
+    args = _build_parser().parse_args(["demo", "--out", str(tmp_path / "demo.png"),
+                                       "--dataset", str(tmp_path / "absent.npy")])
+    with pytest.raises(ValueError, match="--dataset .*absent.npy' is neither a known dataset"):
+        run_demo(args, stream=io.StringIO())
+    args.n_train = 0  # run_demo is called without the parser too
+    with pytest.raises(cli.DemoArgumentError, match="--n-train must be an int >= 1; got 0"):
+        run_demo(args, stream=io.StringIO())
+
+
+def test_demo_refuses_too_few_images_to_fit_before_fitting(tmp_path, capsys, no_fit):
+    # Was: the library model fitted, then the peer's PCA(32) failed on 24 images.
+    assert main(["demo", "--n-train", "30", "--out", str(tmp_path / "d.png")]) == 2
+    assert ("--n-train 30 leaves 24 images to fit on (20% are held out), fewer than the 32 "
+            "the demo's models need; use at least 40 images.") in capsys.readouterr().err
+    # Labelled (>= 4 images per class): half held out.
+    assert main(["demo", "--n-train", "60", "--out", str(tmp_path / "d.png")]) == 2
+    assert "leaves 30 images to fit on (50% are held out)" in capsys.readouterr().err
+    path = tmp_path / "imgs.npy"
+    np.save(path, np.zeros((20, 6, 6), dtype=np.uint8))
+    assert main(["demo", "--dataset", str(path), "--out", str(tmp_path / "d.png")]) == 2
+    assert (f"--dataset '{path}' (20 images) leaves 16 images to fit on (20% are held out), "
+            "fewer than the 32") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["demo.png", "demo.PDF", "demo.svg", "demo.jpg"])
+def test_demo_accepts_outputs_matplotlib_writes(tmp_path, name):
+    cli._check_out(str(tmp_path / name))
+    assert list(tmp_path.iterdir()) == []  # the write check leaves nothing behind

@@ -231,7 +231,10 @@ def isotropic_noise(variance, n_dims, components=None, explained_variance=None):
     if components is None:
         noise.components_, noise.explained_variance_ = np.zeros((0, 0)), np.zeros(0)
     else:
-        noise.components_ = np.asarray(components, dtype=np.float64)
+        # Orthonormal in float64 (components of a float32 PCA are so only to
+        # float32 precision); QR keeps each direction up to that precision.
+        q, r = np.linalg.qr(np.asarray(components, dtype=np.float64).T)
+        noise.components_ = (q * np.sign(np.diag(r))).T
         noise.explained_variance_ = np.maximum(
             np.asarray(explained_variance, dtype=np.float64), noise.variance_)
     noise._sum_sq = float(variance) * (n_dims - noise.explained_variance_.size) + float(

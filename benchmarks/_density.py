@@ -154,6 +154,38 @@ def grid_curves(dataset, names=None):
     return results
 
 
+def picked_quality(dataset, names=None):
+    """MNIST sample quality of a model at its default size and at the size a search picked.
+
+    ``names`` are ``search=value`` pairs (the picks printed by :func:`grid_curves`);
+    the judge is ``_quality``'s (16 draws of 1,000 samples, an MLP no model saw).
+    """
+    from functools import partial
+
+    from sklearn.base import clone
+
+    from . import _quality as q
+
+    if dataset != "mnist":
+        raise ValueError("Sample quality at picked sizes is measured on MNIST only.")
+    X_judge, y_judge, X_test, X_real, y_real = q.mnist_data()
+    classifier = q.mnist_classifier(X_real, y_real)
+    X_fit = data(dataset)[0]
+    judge = partial(q.judge_mnist, X_fit=X_fit, X_test=X_test, classifier=classifier)
+    results = {}
+    for pair in names:
+        name, value = pair.split("=")
+        estimator, param, _ = grids(dataset)[name]
+        value = type(estimator.get_params()[param] or 0)(value) if value.isdigit() else value
+        model = clone(estimator).set_params(**{param: value})
+        model, seconds = q.timed_fit(model, X_fit)
+        results[pair] = dict(q.mean_judgement(model, judge), fit_seconds=seconds)
+        print(json.dumps({"dataset": dataset, "search": name, param: str(value),
+                          **{k: round(v, 4) for k, v in results[pair].items()}}), flush=True)
+    return results
+
+
 if __name__ == "__main__":
     command, dataset, *names = sys.argv[1:]
-    {"bpd": bpd_table, "grid": grid_curves}[command](dataset, names or None)
+    {"bpd": bpd_table, "grid": grid_curves, "quality": picked_quality}[command](
+        dataset, names or None)

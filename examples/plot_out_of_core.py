@@ -68,7 +68,7 @@ seconds = time.perf_counter() - start
 _, peak = tracemalloc.get_traced_memory()
 tracemalloc.stop()
 print(f"fit on 60,000 images in {seconds:.0f} s, peak traced memory {peak / 1e6:.0f} MB")
-print(f"held-out reconstruction MSE: {-model.score(test.data):.5f}")
+print(f"held-out reconstruction MSE: {model.reconstruction_error(test.data):.5f}")
 
 # %%
 # The same model learned online: ``partial_fit`` on the blocks, read one at
@@ -81,7 +81,7 @@ for _ in range(3):
 _, peak = tracemalloc.get_traced_memory()
 tracemalloc.stop()
 print(f"partial_fit: peak traced memory {peak / 1e6:.0f} MB, "
-      f"held-out MSE {-online.score(test.data):.5f}")
+      f"held-out MSE {online.reconstruction_error(test.data):.5f}")
 
 # %%
 # ``transform`` of a dask array is a dask array, block for block (the model

@@ -23,14 +23,15 @@ digits = load_digits_images()
 X_train, X_test = train_test_split(digits.data, test_size=0.25, random_state=0)
 
 # %%
-# Fit the pipeline and compare priors by held-out log-likelihood of the codes
-# (the pipeline's ``score`` is the last step's score on transformed data).
+# Fit the pipeline and compare priors by held-out log-likelihood of the images
+# (the pipeline's ``score``: the prior's density over the codes pushed through
+# PCA, read as probabilistic PCA; see the user guide on densities).
 for kind, n_components in [("gaussian", 1), ("gmm", 10)]:
     model = make_pipeline(
         PCA(n_components=24, random_state=0),
         CoefficientPrior(kind, n_components=n_components, random_state=0),
     ).fit(X_train)
-    print(f"{kind:>8}: held-out log-likelihood of codes {model.score(X_test):.1f}")
+    print(f"{kind:>8}: held-out log-likelihood of the images {model.score(X_test):.1f}")
 
 # %%
 # Draw 32 samples from the mixture model and show them beside real digits.

@@ -36,7 +36,7 @@ start = time.perf_counter()
 model = SparseSupportMRF(n_atoms=256, n_nonzero_coefs=10, random_state=0).fit(train.data)
 print(f"fit in {time.perf_counter() - start:.1f} s; K-SVD error per iteration:")
 print(np.round(model.reconstruction_error_, 5))
-print(f"held-out reconstruction MSE (OMP, k=10): {-model.score(test.data):.5f}")
+print(f"held-out reconstruction MSE (OMP, k=10): {model.reconstruction_error(test.data):.5f}")
 
 fig, ax = plt.subplots(figsize=(6, 6))
 order = np.argsort(-model.support_marginals_[:256] - model.support_marginals_[256:])

@@ -472,7 +472,8 @@ class BaseDictionaryModel(
 
     def _no_density_reason(self):
         """Why this model has no pixel-space density (the message of a refused score)."""
-        return (f"{type(self).__name__} has no pixel-space density: its decoder maps its "
+        return (f"{type(self).__name__} has no pixel-space density for score and score_samples: "
+                "its decoder maps its "
                 "codes onto no fixed linear subspace of the images.")
 
     def _fit_noise(self, X, update=False):

@@ -721,10 +721,10 @@ class ConvSparseCoder(BaseDictionaryModel):
 
     def _no_density_reason(self):
         return (
-            f"{type(self).__name__} has a pixel-space density only with its prior in the "
+            f"{type(self).__name__}.score and score_samples need a pixel-space density, which "
+            "this model has only with its prior in the "
             "images' principal subspace (prior_dim, the default for objective='reconstruction'); "
             "a prior over the raw codes, which outnumber the pixels, has none. Set prior_dim "
-            "to an int, or score the model's reconstructions with "
-            "skspectral.metrics.psnr."
+            "to an int, or measure reconstructions with reconstruction_error."
         )
 

@@ -809,7 +809,8 @@ class SpectralDictionary(BaseDictionaryModel):
         return LinearRange(self.components_, self.mean_, owner=type(self).__name__)
 
     def _no_density_reason(self):
-        return (f"{type(self).__name__} has no pixel-space density: its {self.n_atoms_} atoms "
+        return (f"{type(self).__name__} has no pixel-space density for score and score_samples: "
+                f"its {self.n_atoms_} atoms "
                 "are linearly dependent (more atoms than pixels, or a diverged fit), so codes "
                 "do not determine images' coordinates; use fewer atoms.")
 

@@ -26,7 +26,9 @@ listed before it:
 * ``_sampling``: :class:`GenerativeMixin`, ``sample`` and ``iter_sample``.
 * ``_residual``: the Gaussian over what a decoder misses, added to samples.
 * ``_density``: the pixel-space density every model derives ``score`` from:
-  the decoder's range, the noise off it, and the change of variables.
+  the decoder's range, the noise off it, the change of variables, and
+  :class:`PixelDensityMixin` (``score_samples``, ``score``,
+  ``reconstruction_error`` of every model).
 * ``_model``: :class:`BaseDictionaryModel`, the dictionary model.
 """
 

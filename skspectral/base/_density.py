@@ -25,11 +25,13 @@ import numpy as np
 from sklearn.decomposition import PCA, IncrementalPCA
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._backend import DEFAULT_CHUNK, iter_batches
+from .._backend import DEFAULT_CHUNK, FLOAT_DTYPES, iter_batches
 
 __all__ = [
     "LinearRange",
+    "PixelDensityMixin",
     "RangeNoise",
     "isotropic_noise",
     "range_log_likelihood",
@@ -241,6 +243,162 @@ def isotropic_noise(variance, n_dims, components=None, explained_variance=None):
         noise.explained_variance_.sum())
     noise._count = 1
     return noise
+
+
+class PixelDensityMixin:
+    """``score_samples``, ``score`` and the noise model of a dictionary model, written once.
+
+    A model provides its decoder's range (``_prior_range`` for the
+    coordinates ``prior_`` models, ``_code_range`` for ``transform``'s codes)
+    and calls ``_fit_noise(X)`` at the end of ``fit``; a model whose density
+    is not a change of variables onto one range overrides ``_log_likelihood``.
+    """
+
+    def _prior_range(self):
+        """Hook: the decoder's range in the coordinates ``prior_`` models, or None.
+
+        A :class:`~skspectral.base._density.LinearRange` ``offset + t A``
+        with ``t`` what ``prior_`` is fitted on. The default is
+        :meth:`_code_range`; a model whose prior lives in a subspace of its
+        codes returns that subspace's range.
+        """
+        return self._code_range()
+
+    def _code_range(self):
+        """Hook: the decoder's range in the coordinates of ``transform``'s codes, or None.
+
+        None (the default) means the codes have no density in pixel space by
+        a change of variables (overcomplete or nonlinear codes); such a model
+        overrides :meth:`_log_likelihood` or has no pixel density in a
+        pipeline.
+        """
+        return None
+
+    def _no_density_reason(self):
+        """Why this model has no pixel-space density (the message of a refused score)."""
+        return (f"{type(self).__name__} has no pixel-space density for score and score_samples: "
+                "its decoder maps its "
+                "codes onto no fixed linear subspace of the images.")
+
+    def _fit_noise(self, X, update=False):
+        """Fit ``noise_`` on the residuals of validated training images ``X`` off the range.
+
+        ``update`` adds ``X`` to the noise of earlier chunks (online fits);
+        None when the model has no range (:meth:`_prior_range`).
+        """
+        try:
+            linear_range = self._prior_range()
+        except ValueError:
+            # Atoms without a density (linearly dependent): score says so;
+            # fit itself goes on (a diverged fit warns or raises on its own).
+            linear_range = None
+        if linear_range is None:
+            self.noise_ = None
+            return
+        noise = getattr(self, "noise_", None) if update else None
+        if noise is None:
+            noise = RangeNoise()
+        # In batches: a residual is as large as its image.
+        for rows in iter_batches(X.shape[0], DEFAULT_CHUNK):
+            noise.partial_fit(linear_range.split(X[rows])[1], linear_range.rank)
+        self.noise_ = noise
+
+    def score_samples(self, X, *, return_std=False):
+        """Log-density of each image under the model, in pixel space.
+
+        The model is ``x = decode(t) + e``: ``t`` drawn from ``prior_``, ``e``
+        Gaussian noise fitted on the training residuals (``noise_``). For a
+        linear decoder the density is exact for every prior, by a change of
+        variables onto the decoder's range; where it is estimated
+        (:class:`~skspectral.SparseSupportMRF`), ``return_std`` gives each
+        estimate's standard error. See the user guide, "Densities and model
+        selection".
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Images.
+        return_std : bool, default=False
+            Also return the standard error of each log-density (0 where it
+            is exact).
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            Natural log of the density at each image (float64).
+        std : ndarray of shape (n_samples,)
+            Only with ``return_std=True``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        log_p, std = self._log_likelihood(X, self.prior_, self._prior_range())
+        if not return_std:
+            return log_p
+        return log_p, np.zeros_like(log_p) if std is None else std
+
+    def score(self, X, y=None):
+        """Mean log-density of the images (higher is better).
+
+        scikit-learn's convention for density estimators (as
+        :meth:`sklearn.decomposition.PCA.score` and
+        :meth:`sklearn.mixture.GaussianMixture.score`): held-out
+        log-likelihood in pixel space, comparable across models of any size,
+        so :class:`~sklearn.model_selection.GridSearchCV` selects by it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def reconstruction_error(self, X):
+        """Mean squared reconstruction error per pixel, ``||x - decode(encode(x))||^2 / d``.
+
+        What the dictionary alone keeps of the images, whatever the prior;
+        it always falls as the dictionary grows, so it cannot select a size
+        (:meth:`score` can).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Images.
+
+        Returns
+        -------
+        error : float
+            Lower is better.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        total = 0.0
+        for rows in iter_batches(X.shape[0], DEFAULT_CHUNK):
+            residual = X[rows] - np.asarray(self._decode(self._encode(X[rows])))
+            total += float(np.sum(np.square(residual, dtype=np.float64)))
+        return total / X.size
+
+    def _pipeline_log_likelihood(self, X, density):
+        """``log p(x)`` with ``density`` (the rest of a pipeline) over ``transform``'s codes."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        return self._log_likelihood(X, density, self._code_range())[0]
+
+    def _log_likelihood(self, X, density, linear_range):
+        """``(log p(x), standard error or None)`` for validated images.
+
+        ``density`` scores the coordinates of ``linear_range``; exact, so the
+        standard error is None. Models whose density is estimated override
+        this.
+        """
+        if linear_range is None or getattr(self, "noise_", None) is None:
+            raise ValueError(self._no_density_reason())
+        return range_log_likelihood(X, linear_range, density.score_samples, self.noise_), None
 
 
 def _pca_log_likelihood(pca, X, tail):

@@ -1,13 +1,12 @@
 """skspectral: interpretable generative image models built from dictionaries."""
 
+from ._version import __version__
 from .conv import ConvSparseCoder, conv_sparse_code
 from .pipeline import GenerativePipeline, make_pipeline
 from .prior import CoefficientPrior
 from .refiner import SpectrumRefiner
 from .sparse import SparseSupportMRF, orthogonal_mp_batch
 from .spectral import SpectralDictionary
-
-__version__ = "0.2.0.dev0"
 
 __all__ = [
     "CoefficientPrior",

@@ -153,3 +153,15 @@ def test_demo_refuses_too_few_images_to_fit_before_fitting(tmp_path, capsys, no_
 def test_demo_accepts_outputs_matplotlib_writes(tmp_path, name):
     cli._check_out(str(tmp_path / name))
     assert list(tmp_path.iterdir()) == []  # the write check leaves nothing behind
+
+
+# -- one version --------------------------------------------------------------------------
+
+
+def test_installed_metadata_has_the_package_version():
+    # pyproject.toml reads the version from skspectral/_version.py: one source.
+    import importlib.metadata
+
+    import skspectral
+
+    assert importlib.metadata.version("skspectral") == skspectral.__version__

@@ -176,6 +176,25 @@ def test_model_fitted_on_a_missing_gpu_loads_on_the_cpu(fitted):
     np.testing.assert_array_equal(loaded.transform(np.ones((2, 64))), codes)
 
 
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has MPS")
+def test_mps_is_refused_naming_device_where_torch_lacks_it(digits):
+    X, _ = digits
+    with pytest.raises(ValueError, match="The 'device' parameter is 'mps' but MPS"):
+        SpectralDictionary(n_atoms=4, max_iter=1, device="mps").fit(X)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_moving_to_a_missing_gpu_blames_the_to_argument(fitted):
+    model = fitted["spectral"]
+    with pytest.raises(ValueError) as info:
+        model.to("cuda")
+    message = str(info.value)
+    assert message.startswith("The to(device=...) argument is 'cuda' but CUDA is not available")
+    assert "use to('cpu') or to('auto')" in message
+    assert "'device' parameter" not in message
+    assert model.device_ == torch.device("cpu")  # not moved
+
+
 def test_refiner_follows_the_device_policy():
     refiner = SpectrumRefiner(device="cpu").fit(np.random.RandomState(0).rand(10, 16))
     assert refiner.device_ == torch.device("cpu")

@@ -10,14 +10,18 @@ _CUDA_PATTERN = re.compile(r"^cuda(:\d+)?$")
 
 
 class _DeviceString(StrOptions):
-    """Accept ``"auto"``, ``"cpu"``, ``"cuda"`` and ``"cuda:N"``."""
+    """Accept ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` and ``"mps"``.
+
+    ``"mps"`` passes parameter validation everywhere; :func:`resolve_device`
+    refuses it, naming the parameter, on a machine without MPS.
+    """
 
     def __init__(self):
-        super().__init__({"auto", "cpu", "cuda", "cuda:N"})
+        super().__init__({"auto", "cpu", "cuda", "cuda:N", "mps"})
 
     def is_satisfied_by(self, val):
         return isinstance(val, str) and (
-            val in ("auto", "cpu") or bool(_CUDA_PATTERN.match(val))
+            val in ("auto", "cpu", "mps") or bool(_CUDA_PATTERN.match(val))
         )
 
 
@@ -25,13 +29,27 @@ class _DeviceString(StrOptions):
 DEVICE_CONSTRAINT = [_DeviceString(), torch.device]
 
 
-def resolve_device(device="auto"):
+def mps_available():
+    """Whether torch can run on Apple's Metal (MPS) on this machine."""
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def resolve_device(device="auto", *, name="the 'device' parameter", usage="device='{}'"):
     """Turn a ``device=`` parameter value into a :class:`torch.device`.
 
     Parameters
     ----------
-    device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
-        ``"auto"`` selects CUDA when it is available and the CPU otherwise.
+    device : {"auto", "cpu", "cuda", "cuda:N", "mps"} or torch.device, default="auto"
+        ``"auto"`` selects CUDA when it is available and the CPU otherwise
+        (never MPS, which has no float64: ask for ``"mps"`` explicitly).
+        ``"mps"`` (Apple's Metal) is accepted where
+        ``torch.backends.mps.is_available()``.
+    name : str, default="the 'device' parameter"
+        What errors call the value: the argument the caller was given (for
+        example ``"the to(device=...) argument"`` or ``"--device"``).
+    usage : str, default="device='{}'"
+        How errors spell a suggested value (``{}`` is replaced by it).
 
     Returns
     -------
@@ -41,8 +59,8 @@ def resolve_device(device="auto"):
     Raises
     ------
     ValueError
-        If the value is not understood, or names a CUDA device that this
-        machine does not have.
+        If the value is not understood, or names a CUDA or MPS device that
+        this machine does not have; the message names ``name``.
 
     Examples
     --------
@@ -50,31 +68,41 @@ def resolve_device(device="auto"):
     >>> resolve_device("cpu")
     device(type='cpu')
     """
+    subject = name[:1].upper() + name[1:]
+    suggestion = f"use {usage.format('cpu')} or {usage.format('auto')}"
     if isinstance(device, torch.device):
         dev = device
     elif isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    elif isinstance(device, str) and (device == "cpu" or _CUDA_PATTERN.match(device)):
+    elif isinstance(device, str) and (
+        device in ("cpu", "mps") or _CUDA_PATTERN.match(device)
+    ):
         dev = torch.device(device)
     else:
         raise ValueError(
-            "The 'device' parameter must be 'auto', 'cpu', 'cuda', 'cuda:N' or a "
-            f"torch.device; got {device!r}."
+            f"{subject} must be 'auto', 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device; "
+            f"got {device!r}."
         )
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(
-                f"The 'device' parameter is {device!r} but CUDA is not available "
-                "on this machine; use device='cpu' or device='auto'."
+                f"{subject} is {device!r} but CUDA is not available on this machine; "
+                f"{suggestion}."
             )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ValueError(
-                f"The 'device' parameter is {device!r} but only "
-                f"{torch.cuda.device_count()} CUDA device(s) are visible."
+                f"{subject} is {device!r} but only {torch.cuda.device_count()} CUDA "
+                "device(s) are visible."
+            )
+    elif dev.type == "mps":
+        if not mps_available():
+            raise ValueError(
+                f"{subject} is {device!r} but MPS (Apple's Metal) is not available on this "
+                f"machine; {suggestion}."
             )
     elif dev.type != "cpu":
         raise ValueError(
-            f"The 'device' parameter must be a CPU or CUDA device; got {device!r}."
+            f"{subject} must be a CPU, CUDA or MPS device; got {device!r}."
         )
     return dev
 
@@ -98,7 +126,10 @@ def loaded_device(device, what, hint=""):
     device = torch.device(device)
     if device.type == "cpu":
         return device
-    if torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count():
+    if device.type == "mps" and mps_available():
+        return device
+    if (device.type == "cuda" and torch.cuda.is_available()
+            and (device.index or 0) < torch.cuda.device_count()):
         return device
     warnings.warn(
         f"This {what} was fitted on {device}, which this machine does not have; it runs on "

@@ -31,13 +31,18 @@ class DeviceMixin(PortableStateMixin):
 
         Parameters
         ----------
-        device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device
-            Where later calls run.
+        device : {"auto", "cpu", "cuda", "cuda:N", "mps"} or torch.device
+            Where later calls run (``"mps"`` where torch has Apple's Metal).
 
         Returns
         -------
         self : estimator
             The model, now on ``device``.
+
+        Raises
+        ------
+        ValueError
+            If this machine lacks ``device``; the model stays where it was.
 
         Examples
         --------
@@ -48,7 +53,10 @@ class DeviceMixin(PortableStateMixin):
         device(type='cpu')
         """
         check_is_fitted(self)
-        self._move_device_attributes(resolve_device(device))
+        # Errors name this argument, not the estimator's ``device`` parameter.
+        self._move_device_attributes(
+            resolve_device(device, name="the to(device=...) argument", usage="to('{}')")
+        )
         return self
 
     def _move_device_attributes(self, device):

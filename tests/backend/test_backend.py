@@ -36,10 +36,37 @@ def test_cuda_without_cuda_is_a_clear_error(device):
         resolve_device(device)
 
 
-@pytest.mark.parametrize("device", ["gpu", "cuda:x", 3, "mps"])
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", 3, "metal", torch.device("meta")])
 def test_unknown_device_is_named(device):
     with pytest.raises(ValueError, match="'device'"):
         resolve_device(device)
+
+
+@pytest.mark.parametrize("device", ["mps", torch.device("mps")])
+def test_mps_where_torch_has_it_else_a_clear_error(device):
+    if torch.backends.mps.is_available():
+        assert resolve_device(device).type == "mps"
+        return
+    with pytest.raises(ValueError, match="The 'device' parameter is .*mps.* but MPS .*is not "
+                                         "available on this machine; use device='cpu'"):
+        resolve_device(device)
+
+
+def test_mps_passes_parameter_validation():
+    from skspectral._backend import DEVICE_CONSTRAINT
+
+    assert DEVICE_CONSTRAINT[0].is_satisfied_by("mps")
+    assert not DEVICE_CONSTRAINT[0].is_satisfied_by("mps:0")
+
+
+def test_device_errors_name_the_callers_argument():
+    with pytest.raises(ValueError, match=r"^--device must be .*; got 'gpu'"):
+        resolve_device("gpu", name="--device", usage="--device {}")
+    if torch.cuda.is_available():
+        return
+    with pytest.raises(ValueError, match=r"^--device is 'cuda' .* use --device cpu or "
+                                         r"--device auto\.$"):
+        resolve_device("cuda", name="--device", usage="--device {}")
 
 
 def test_dtype_policy():

@@ -1,4 +1,7 @@
-"""Command-line interface: ``skspectral demo``."""
+"""Command-line interface: ``skspectral demo``, ``skspectral --version``.
+
+A bare ``skspectral`` prints the help; it runs nothing.
+"""
 
 import argparse
 import glob
@@ -11,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ._backend._device import DEVICE_CONSTRAINT, resolve_device
 from ._demo import DEFAULT_MODEL, DEMO_MODELS, load_demo_dataset
+from ._version import __version__
 
 #: Datasets ``--dataset`` knows by name (anything else is a path or a glob).
 DEMO_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
@@ -40,7 +45,8 @@ def _build_parser():
     parser = argparse.ArgumentParser(
         prog="skspectral", description="Interpretable generative image models."
     )
-    sub = parser.add_subparsers(dest="command")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", title="commands")
     demo = sub.add_parser(
         "demo",
         help="fit a generative model and write real images beside samples",
@@ -64,7 +70,9 @@ def _build_parser():
     demo.add_argument("--out", default="skspectral_demo.png",
                       help="output image path, in an existing writable folder; its extension "
                       "(.png, .pdf, .svg, ...) picks the format")
-    demo.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    demo.add_argument("--device", default="auto",
+                      help="auto (CUDA if available, else the CPU), cpu, cuda, cuda:N or mps "
+                      "(where torch has Apple's Metal)")
     demo.add_argument("--seed", type=int, default=0, help="random seed")
     return parser
 
@@ -85,6 +93,18 @@ def _check_dataset(name):
         f"--dataset {name!r} is neither a known dataset ({', '.join(DEMO_DATASETS)}) nor an "
         "existing file, folder or glob of images."
     )
+
+
+def _check_device(device):
+    """A device this machine has (as the models' ``device`` parameter takes it)."""
+    if not DEVICE_CONSTRAINT[0].is_satisfied_by(device):
+        raise DemoArgumentError(
+            f"--device must be auto, cpu, cuda, cuda:N or mps; got {device!r}."
+        )
+    try:
+        resolve_device(device, name="--device", usage="--device {}")
+    except ValueError as exc:
+        raise DemoArgumentError(str(exc)) from None
 
 
 def _check_out(out):
@@ -121,6 +141,7 @@ def _check_demo_args(args):
     _check_count(args, "n_train", "--n-train")
     _check_count(args, "n_samples", "--n-samples")
     _check_dataset(args.dataset)
+    _check_device(args.device)
     _check_out(args.out)
 
 
@@ -255,7 +276,7 @@ def run_demo(args, stream=None):
 
     Returns a dict of the library model's numbers (``"baseline"`` holds the peer's).
     Arguments it would fail on (``--n-train``, ``--n-samples``, ``--dataset``,
-    ``--out``) raise :class:`DemoArgumentError` before anything is fitted.
+    ``--device``, ``--out``) raise :class:`DemoArgumentError` before anything is fitted.
     """
     from ._demo import baseline_model
 
@@ -306,11 +327,17 @@ def run_demo(args, stream=None):
 
 
 def main(argv=None):
-    """Entry point of the ``skspectral`` console script."""
+    """Entry point of the ``skspectral`` console script.
+
+    Returns the exit status: 0, or 2 for an argument the demo refuses. A
+    bare ``skspectral`` prints the help and returns 0; ``--version`` and
+    ``--help`` exit (:class:`SystemExit`) as argparse does.
+    """
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["demo"] + (list(argv) if argv is not None else sys.argv[1:]))
+        parser.print_help()
+        return 0
     try:
         run_demo(args)
     except DemoArgumentError as exc:

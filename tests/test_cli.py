@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import skspectral._cli as cli
 from skspectral._cli import _build_parser, main, run_demo
@@ -101,6 +102,9 @@ def _unwritable_folder(tmp_path):
         (["--out", "{tmp}/demo.txt"], "its extension is '.txt'; matplotlib writes"),
         (["--out", "{tmp}/demo"], "it has no extension; matplotlib writes"),
         (["--out", "{tmp}/folder.png"], "is a folder; give a file name in it"),
+        (["--device", "gpu"], "--device must be auto, cpu, cuda, cuda:N or mps; got 'gpu'."),
+        (["--device", "cuda:x"], "--device must be auto, cpu, cuda, cuda:N or mps; got "
+                                 "'cuda:x'."),
     ],
 )
 def test_demo_refuses_bad_arguments_before_loading_or_fitting(tmp_path, capsys, no_load, argv,
@@ -165,3 +169,61 @@ def test_installed_metadata_has_the_package_version():
     import skspectral
 
     assert importlib.metadata.version("skspectral") == skspectral.__version__
+
+
+def test_version_option_prints_the_version(capsys):
+    import skspectral
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"skspectral {skspectral.__version__}"
+
+
+# -- a bare command prints help, runs nothing ------------------------------------------
+
+
+def test_bare_command_prints_help_and_runs_nothing(tmp_path, monkeypatch, capsys, no_load):
+    monkeypatch.chdir(tmp_path)  # where the demo would write skspectral_demo.png
+    assert main([]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("usage: skspectral") and "demo" in printed
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bare_console_command_exits_zero_with_help(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "skspectral"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "usage: skspectral" in result.stdout and result.stderr == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- a device this machine lacks: one line, no traceback --------------------------------
+
+
+@pytest.mark.parametrize("device, available, message", [
+    ("mps", torch.backends.mps.is_available(), "--device is 'mps' but MPS (Apple's Metal) is "
+                                               "not available on this machine; use --device "
+                                               "cpu or --device auto."),
+    ("cuda:0", torch.cuda.is_available(), "--device is 'cuda:0' but CUDA is not available on "
+                                          "this machine; use --device cpu or --device auto."),
+])
+def test_missing_device_is_a_one_line_error(tmp_path, capsys, no_load, device, available,
+                                            message):
+    if available:
+        pytest.skip(f"this machine has {device}")
+    assert main(["demo", "--device", device, "--out", str(tmp_path / "d.png")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"skspectral demo: error: {message}\n"
+
+
+def test_missing_device_from_the_console_has_no_traceback(tmp_path):
+    if torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    result = subprocess.run([sys.executable, "-m", "skspectral", "demo", "--device", "mps",
+                             "--out", str(tmp_path / "d.png")], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert "--device is 'mps'" in result.stderr

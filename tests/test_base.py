@@ -1,6 +1,8 @@
 """The shared generative base: one sample contract, device, RNG and n_jobs policy."""
 
 import pickle
+import subprocess
+import sys
 import threading
 
 import joblib
@@ -215,3 +217,35 @@ def test_threads_context_restores_torch_setting():
     with threads(-1) as n:
         assert torch.get_num_threads() == n
     assert torch.get_num_threads() == before
+
+
+# ------------------------------------------------------------ submodules
+SUBMODULES = ("datasets", "metrics", "plotting", "pipeline", "io", "utils", "prior", "sparse",
+              "spectral", "conv", "refiner", "exceptions")
+
+
+def test_submodules_are_attributes_of_the_package():
+    # A fresh interpreter: in this one, other tests imported the submodules already.
+    code = f"""
+import sys, types
+import skspectral
+lazy = [n for n in {SUBMODULES!r} if f"skspectral.{{n}}" not in sys.modules]
+assert lazy, "every submodule was imported eagerly: the test checks nothing lazy"
+for name in {SUBMODULES!r}:
+    module = getattr(skspectral, name)
+    assert isinstance(module, types.ModuleType), name
+    assert module is sys.modules[f"skspectral.{{name}}"], name
+    assert name in dir(skspectral), name
+assert skspectral.metrics.psnr is not None and skspectral.datasets.load_digits_images
+try:
+    skspectral.not_a_submodule
+except AttributeError as exc:
+    assert "has no attribute 'not_a_submodule'" in str(exc)
+else:
+    raise AssertionError("skspectral.not_a_submodule did not raise")
+print("ok", sorted(lazy))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok")

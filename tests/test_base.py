@@ -60,6 +60,37 @@ def test_numpy_integer_n_samples_and_reproducible_draws(fitted, name):
     np.testing.assert_array_equal(a, model.sample(3, random_state=1))
 
 
+def _first(draw):
+    return draw[0] if isinstance(draw, tuple) else draw
+
+
+@pytest.mark.parametrize("name", ["spectral", "sparse", "conv", "prior", "pipeline"])
+def test_sample_accepts_a_numpy_generator(fitted, name):
+    model = fitted[name]
+    a = _first(model.sample(5, random_state=np.random.default_rng(0)))
+    b = _first(model.sample(5, random_state=np.random.default_rng(0)))
+    np.testing.assert_array_equal(a, b)
+    # The draw takes its seed from the Generator, which advances.
+    rng = np.random.default_rng(0)
+    first = _first(model.sample(5, random_state=rng))
+    np.testing.assert_array_equal(first, a)
+    assert not np.array_equal(_first(model.sample(5, random_state=rng)), a)
+    # iter_sample: the batches of one Generator state concatenate to sample's draw.
+    batches = [_first(batch) for batch in
+               model.iter_sample(5, random_state=np.random.default_rng(0))]
+    np.testing.assert_array_equal(np.concatenate(batches), a)
+
+
+@pytest.mark.parametrize("name", ["spectral", "prior", "pipeline"])
+def test_lazy_sample_accepts_a_numpy_generator(fitted, name):
+    pytest.importorskip("dask")
+    model = fitted[name]
+    a = model.sample(6, chunks=3, random_state=np.random.default_rng(0)).compute()
+    b = model.sample(6, chunks=3, random_state=np.random.default_rng(0)).compute()
+    assert a.shape[0] == 6
+    np.testing.assert_array_equal(a, b)
+
+
 def test_every_generative_estimator_derives_from_the_base():
     for cls in (SpectralDictionary, SparseSupportMRF, ConvSparseCoder):
         assert issubclass(cls, BaseDictionaryModel)

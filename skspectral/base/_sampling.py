@@ -49,8 +49,11 @@ class GenerativeMixin:
             Class of the samples (a single label, or one per sample), for a
             model fitted with labels; it must be a class seen in ``fit``.
             None draws classes in their training proportions.
-        random_state : int, RandomState instance or None, default=None
-            Seed of this draw; None uses the estimator's ``random_state``.
+        random_state : int, RandomState instance, Generator or None, default=None
+            Seed of this draw; None uses the estimator's ``random_state``. A
+            :class:`numpy.random.Generator` seeds the draw with one integer
+            taken from it (so it advances): a Generator in the same state
+            gives the same samples.
         chunks : int or tuple of int, default=None
             Return a lazy :class:`dask.array.Array` instead, in blocks of
             ``chunks`` rows (or of the given row counts). Each block is one
@@ -164,7 +167,11 @@ class GenerativeMixin:
             # Every label is checked here, before a batch or a task graph is
             # built: a wrong one fails at the call, not mid-stream or at compute.
             y = check_known_labels(y, np.asarray(classes), n_samples)
-        if random_state is not None:
+        if isinstance(random_state, np.random.Generator):
+            # The draws use a RandomState seeded from the Generator, which
+            # advances: the same Generator state gives the same samples.
+            random_state = np.random.RandomState(random_state.integers(2**32 - 1))
+        elif random_state is not None:
             validate_parameter_constraints(
                 {"random_state": ["random_state"]}, {"random_state": random_state},
                 caller_name=f"{type(self).__name__}.sample",

@@ -81,6 +81,11 @@ def test_sample_accepts_a_numpy_generator(fitted, name):
     np.testing.assert_array_equal(np.concatenate(batches), a)
 
 
+def test_refused_random_state_lists_the_generator(fitted):
+    with pytest.raises(ValueError, match="random_state.*Generator.*Got 'x' instead"):
+        fitted["prior"].sample(2, random_state="x")
+
+
 @pytest.mark.parametrize("name", ["spectral", "prior", "pipeline"])
 def test_lazy_sample_accepts_a_numpy_generator(fitted, name):
     pytest.importorskip("dask")

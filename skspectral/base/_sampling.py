@@ -167,15 +167,16 @@ class GenerativeMixin:
             # Every label is checked here, before a batch or a task graph is
             # built: a wrong one fails at the call, not mid-stream or at compute.
             y = check_known_labels(y, np.asarray(classes), n_samples)
+        if random_state is not None:
+            validate_parameter_constraints(
+                {"random_state": ["random_state", np.random.Generator]},
+                {"random_state": random_state},
+                caller_name=f"{type(self).__name__}.sample",
+            )
         if isinstance(random_state, np.random.Generator):
             # The draws use a RandomState seeded from the Generator, which
             # advances: the same Generator state gives the same samples.
             random_state = np.random.RandomState(random_state.integers(2**32 - 1))
-        elif random_state is not None:
-            validate_parameter_constraints(
-                {"random_state": ["random_state"]}, {"random_state": random_state},
-                caller_name=f"{type(self).__name__}.sample",
-            )
         rng = check_random_state(self.random_state if random_state is None else random_state)
         return n_samples, y, rng
 

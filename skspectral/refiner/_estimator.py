@@ -4,8 +4,8 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils import check_random_state
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -25,7 +25,9 @@ from . import _stig
 from ._profile import refine_profile
 
 
-class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEstimator):
+class SpectrumRefiner(
+    StrictParamsMixin, DeviceMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator
+):
     """Move the magnitude spectrum of generated images toward that of real ones.
 
     Generated images differ from real ones in the frequency domain: linear
@@ -40,6 +42,9 @@ class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEsti
     are corrected). ``refine`` is the same as ``inverse_transform``. So
     ``make_pipeline(SpectrumRefiner(), model, CoefficientPrior()).fit(X)``
     learns the spectrum of ``X`` and ``.sample(n)`` returns refined samples.
+    Its output features are its input features
+    (``get_feature_names_out``), so ``set_output(transform="pandas")`` works
+    on it and on a pipeline holding it.
 
     Parameters
     ----------
@@ -259,7 +264,15 @@ class SpectrumRefiner(StrictParamsMixin, DeviceMixin, TransformerMixin, BaseEsti
             Refined images, same dtype as ``X`` (float32 or float64).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        # Samples flowing back through a pipeline carry no feature names, even
+        # when it was fitted on a DataFrame: like scikit-learn's
+        # inverse_transform, check the width only.
+        X = check_array(X, dtype=FLOAT_DTYPES, input_name="X")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
         device = self.device_
         images = self._to_images(X, device, torch_dtype(X.dtype))
         if self.method == "profile":

@@ -1,5 +1,6 @@
 """Tests of SpectrumRefiner (profile and STIG) and the spectral faults."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -261,6 +262,52 @@ def test_stig_divergence_raises():
 
 
 # -- the faults -------------------------------------------------------------------------
+
+
+# -- feature names and set_output ----------------------------------------------------------
+
+
+def test_output_features_are_the_input_features():
+    X = _smooth_images(20)
+    refiner = SpectrumRefiner(image_shape=SHAPE, device="cpu").fit(X)
+    np.testing.assert_array_equal(refiner.get_feature_names_out(),
+                                  [f"x{i}" for i in range(X.shape[1])])
+    # set_output exists (it needs get_feature_names_out) and "default" keeps arrays.
+    assert isinstance(refiner.set_output(transform="default").transform(X), np.ndarray)
+
+
+def test_set_output_pandas_on_the_refiner_and_its_pipelines():
+    pd = pytest.importorskip("pandas")
+    from sklearn.pipeline import make_pipeline as sklearn_pipeline
+
+    X = _smooth_images(40)
+    columns = [f"p{i}" for i in range(X.shape[1])]
+    df = pd.DataFrame(X, columns=columns)
+    refiner = SpectrumRefiner(image_shape=SHAPE, device="cpu").set_output(transform="pandas")
+    out = refiner.fit(df).transform(df)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == columns
+    np.testing.assert_array_equal(out.to_numpy(), X)
+
+    pipe = sklearn_pipeline(SpectrumRefiner(image_shape=SHAPE, device="cpu"), PCA(3))
+    out = pipe.set_output(transform="pandas").fit_transform(df)
+    assert list(out.columns) == ["pca0", "pca1", "pca2"]
+
+    generative = make_pipeline(SpectrumRefiner(image_shape=SHAPE, device="cpu"), PCA(5),
+                               CoefficientPrior(random_state=0))
+    generative.set_output(transform="pandas").fit(df)
+    assert list(generative[:-1].transform(df).columns) == [f"pca{i}" for i in range(5)]
+    with warnings.catch_warnings():
+        # Samples carry no feature names: refining them does not warn about it.
+        warnings.simplefilter("error")
+        samples = generative.sample(4, random_state=0)
+    assert samples.shape == (4, X.shape[1])
+
+
+def test_inverse_transform_checks_the_width():
+    refiner = SpectrumRefiner(image_shape=SHAPE, device="cpu").fit(_smooth_images(10))
+    with pytest.raises(ValueError, match="X has 3 features, but SpectrumRefiner is expecting "
+                                         "192 features as input"):
+        refiner.inverse_transform(np.zeros((2, 3)))
 
 
 def test_faults_keep_shape_and_mean():

@@ -1,5 +1,7 @@
 """No silent nonsense: the divergence guard, bounded memory, strict parameters."""
 
+import subprocess
+import sys
 import tracemalloc
 import warnings
 
@@ -338,3 +340,39 @@ def test_functions_refuse_bools_and_n_jobs_zero():
         orthogonal_mp_batch(np.ones((2, 4)), D, True)
     with pytest.raises(ValueError, match="'n_jobs' parameter"):
         orthogonal_mp_batch(np.ones((2, 4)), D, 1, n_jobs=0)
+
+
+# ------------------------------------------------------------ read-only input
+_READ_ONLY_FITS = """
+import sys, warnings
+import numpy as np
+from sklearn.datasets import load_digits
+from skspectral import ConvSparseCoder, SparseSupportMRF, SpectralDictionary, SpectrumRefiner
+
+digits = load_digits().data[:120] / 16.0
+np.save(sys.argv[1], digits.astype(np.float32))
+read_only = digits.copy()
+read_only.setflags(write=False)
+memmap = np.load(sys.argv[1], mmap_mode="r")
+warnings.simplefilter("error")  # torch warns once per process: this one is fresh
+for X in (read_only, memmap):
+    assert not X.flags.writeable
+    SpectralDictionary(n_atoms=4, max_iter=1).fit(X)
+    SparseSupportMRF(n_atoms=8, n_nonzero_coefs=2, max_iter=1, burn_in=1, random_state=0,
+                     device="cpu").fit(X)
+    coder = ConvSparseCoder(n_filters=(3,), strides=(1,), image_shape=(8, 8), max_iter=1,
+                            random_state=0, device="cpu").fit(X)
+    coder.inverse_transform(coder.transform(X))
+    refiner = SpectrumRefiner(image_shape=(8, 8), device="cpu").fit(X)
+    refiner.inverse_transform(X)
+print("ok")
+"""
+
+
+def test_read_only_input_leaks_no_torch_warning(tmp_path):
+    # torch's "The given NumPy array is not writable" warning: in a subprocess,
+    # since torch gives it once per process.
+    result = subprocess.run([sys.executable, "-c", _READ_ONLY_FITS, str(tmp_path / "x.npy")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

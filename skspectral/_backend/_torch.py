@@ -27,9 +27,16 @@ def numpy_dtype(dtype):
 
 
 def as_tensor(X, device, dtype=None):
-    """Copy-free (on the CPU) conversion of an array to a tensor on ``device``."""
+    """Conversion of an array to a tensor on ``device``, copy-free on the CPU.
+
+    A read-only array (a memmap, ``setflags(write=False)``) is copied, once
+    and in the target dtype: a tensor sharing its memory could write to it,
+    and torch warns about such arrays.
+    """
     X = np.asarray(X)
     dtype = torch_dtype(X.dtype if dtype is None else dtype)
+    if not X.flags.writeable:
+        X = np.array(X, dtype=numpy_dtype(dtype))
     return torch.as_tensor(X, device=device).to(dtype=dtype)
 
 

@@ -81,6 +81,19 @@ def test_dtype_policy():
     np.testing.assert_array_equal(back, 2 * X)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_as_tensor_copies_a_read_only_array_once(dtype):
+    X = np.arange(6, dtype=dtype).reshape(2, 3)
+    X.setflags(write=False)
+    t = as_tensor(X, "cpu")
+    assert t.dtype == torch_dtype(dtype)
+    np.testing.assert_array_equal(t.numpy(), X)
+    t += 1  # the tensor owns its memory: the read-only array is untouched
+    np.testing.assert_array_equal(X, np.arange(6).reshape(2, 3))
+    writable = np.arange(6, dtype=np.float64).reshape(2, 3)
+    assert as_tensor(writable, "cpu").data_ptr() == writable.ctypes.data  # still copy-free
+
+
 def test_local_generators_are_reproducible_and_leave_global_state_alone():
     net_a, net_b = torch.nn.Linear(4, 2), torch.nn.Linear(4, 2)
     torch.manual_seed(123)

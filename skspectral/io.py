@@ -17,9 +17,16 @@ The files are plain skops files: ``skops.io.load(file,
 trusted=get_trusted_types())`` loads them too.
 """
 
+import os
+from collections.abc import Sequence
+from typing import Any, BinaryIO
+
 import numpy as np
 
 __all__ = ["dump", "get_trusted_types", "load"]
+
+#: A file that :func:`dump` writes and :func:`load` reads: a path or a binary file object.
+_FileLike = str | os.PathLike[str] | BinaryIO
 
 
 def _skops_io():
@@ -35,7 +42,7 @@ def _qualified_name(cls):
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def get_trusted_types():
+def get_trusted_types() -> list[str]:
     """The types, beyond skops' defaults, that a saved skspectral estimator holds.
 
     These are the estimators of skspectral, the densities (and their
@@ -73,7 +80,7 @@ def get_trusted_types():
     return sorted({_qualified_name(cls) for cls in types} | {_qualified_name(np.dtype)})
 
 
-def dump(estimator, file):
+def dump(estimator: Any, file: _FileLike) -> None:
     """Save a fitted estimator (or any object skops supports) as a skops file.
 
     Parameters
@@ -104,7 +111,7 @@ def dump(estimator, file):
     _skops_io().dump(estimator, file)
 
 
-def load(file, *, trusted=None):
+def load(file: _FileLike, *, trusted: Sequence[str] | None = None) -> Any:
     """Load a skops file after checking that it holds only trusted types.
 
     Parameters

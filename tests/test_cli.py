@@ -159,7 +159,7 @@ def test_demo_accepts_outputs_matplotlib_writes(tmp_path, name):
     assert list(tmp_path.iterdir()) == []  # the write check leaves nothing behind
 
 
-# -- one version --------------------------------------------------------------------------
+# -- packaging: one version, py.typed, type hints -----------------------------------------
 
 
 def test_installed_metadata_has_the_package_version():
@@ -169,6 +169,38 @@ def test_installed_metadata_has_the_package_version():
     import skspectral
 
     assert importlib.metadata.version("skspectral") == skspectral.__version__
+
+
+def test_package_is_marked_typed():
+    import tomllib
+
+    import skspectral
+
+    # PEP 561: the marker is in the package and shipped as package data.
+    assert (Path(skspectral.__file__).parent / "py.typed").is_file()
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    if not pyproject.is_file():
+        pytest.skip("not run from a source checkout")
+    config = tomllib.loads(pyproject.read_text())
+    assert "py.typed" in config["tool"]["setuptools"]["package-data"]["skspectral"]
+
+
+@pytest.mark.parametrize("module, names", [
+    ("skspectral.metrics._density", ["dequantize", "bits_per_dim"]),
+    ("skspectral.metrics._pixel", ["psnr"]),
+    ("skspectral.io", ["dump", "get_trusted_types", "load"]),
+])
+def test_public_signatures_have_type_hints(module, names):
+    import importlib
+    import inspect
+    import typing
+
+    module = importlib.import_module(module)
+    for name in names:
+        function = getattr(module, name)
+        hints = typing.get_type_hints(function)  # every hint resolves
+        parameters = inspect.signature(function).parameters
+        assert set(parameters) | {"return"} == set(hints), name
 
 
 def test_version_option_prints_the_version(capsys):

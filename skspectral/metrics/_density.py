@@ -2,9 +2,20 @@
 
 import math
 from numbers import Integral
+from typing import Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.utils import check_array, check_random_state
+
+#: What ``random_state`` takes (scikit-learn's convention).
+_RandomStateLike = int | np.random.RandomState | None
+
+
+class _PixelDensity(Protocol):
+    """A fitted model with a pixel-space log-density per image."""
+
+    def score_samples(self, X: np.ndarray) -> ArrayLike: ...
 
 
 def _levels(X, n_levels):
@@ -40,7 +51,9 @@ def _check_n_levels(n_levels):
     return int(n_levels)
 
 
-def dequantize(X, *, n_levels=256, random_state=None):
+def dequantize(
+    X: ArrayLike, *, n_levels: int = 256, random_state: _RandomStateLike = None
+) -> np.ndarray:
     """Uniformly dequantised images: ``(k + u) / n_levels`` with ``u ~ U[0, 1)``.
 
     A continuous density must be scored on continuous data: each pixel of
@@ -78,7 +91,13 @@ def dequantize(X, *, n_levels=256, random_state=None):
     return (levels + rng.uniform(size=levels.shape)) / n_levels
 
 
-def bits_per_dim(model, X, *, n_levels=256, random_state=None):
+def bits_per_dim(
+    model: _PixelDensity,
+    X: ArrayLike,
+    *,
+    n_levels: int = 256,
+    random_state: _RandomStateLike = None,
+) -> float:
     r"""Bits per dimension of quantised images under a fitted model's density.
 
     The standard measure of a generative model as a density (Theis et al.,

@@ -3,10 +3,11 @@
 from numbers import Real
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.utils import check_array, check_consistent_length
 
 
-def psnr(X, X_hat, *, data_range=1.0):
+def psnr(X: ArrayLike, X_hat: ArrayLike, *, data_range: float = 1.0) -> float:
     r"""Peak signal-to-noise ratio between paired images, averaged over pairs.
 
     .. math::

@@ -8,14 +8,23 @@ pay for it. Models use four things:
 - :func:`row_blocks` to split a dask array (and its labels) into blocks of
   whole rows, and :func:`compute_block` to bring one block into memory;
 - :func:`map_row_blocks` to apply a fitted model to every block lazily: the
-  model is broadcast once (scattered to the workers of an active cluster,
-  else one key of the task graph) and every block task depends on it, so
-  it travels to each worker once, not once per block;
+  model enters the task graph once (:func:`embed_model`) and every block
+  task depends on that key, so it travels to each worker once, not once
+  per block;
 - :func:`draw_blocks` to build a lazy sample of ``n`` rows in blocks with
-  independent seeds.
+  independent seeds;
+- :func:`check_finite_block` for the tasks of a fit, and
+  :func:`restore_on_failure` so a refused fit leaves the estimator as it was.
+
+The graphs hold only plain data (the model as a pickled snapshot): no future
+of a ``dask.distributed`` client, so a lazy array computes any number of
+times, on a cluster or on any other scheduler (threads, synchronous,
+processes), whichever it was built under.
 """
 
+import pickle
 import sys
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -109,29 +118,42 @@ def _apply(block, model, method, kwargs):
     return getattr(model, method)(block, **kwargs)
 
 
-def broadcast(model):
-    """The model as one input every block task can depend on, shipped once.
+def _load_model(snapshot):
+    return pickle.loads(snapshot)
 
-    With a ``dask.distributed`` client active it is scattered to every
-    worker now (a future, so the graph stays small); otherwise it is one
-    ``dask.delayed`` key of the graph.
+
+def embed_model(model):
+    """The model as one key of a task graph, which every block task depends on.
+
+    The key holds a snapshot of the model as it is now (pickled bytes, which
+    the key is named by, so the same model gives the same key and a refit
+    model a new one); one task unpickles it, once per graph on a local
+    scheduler, once per worker that needs it on a cluster. Nothing ties the
+    graph to a client: unlike a future of ``client.scatter``, the key
+    cannot be released between two computes, and any scheduler can run it.
+    A lazy array keeps computing what the model gave when it was built,
+    even if the model is refitted since, as a NumPy result would.
     """
     dask, _ = _dask()
-    client = active_client()
-    if client is not None:
-        return client.scatter(model, broadcast=True, hash=True)
-    return dask.delayed(model, pure=True, traverse=False)
+    try:
+        import cloudpickle
+
+        snapshot = cloudpickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    except ImportError:  # pragma: no cover - dask depends on cloudpickle
+        snapshot = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    name = f"{type(model).__name__}-{dask.base.tokenize(snapshot)}"
+    return dask.delayed(_load_model, pure=True)(snapshot, dask_key_name=name)
 
 
 def map_row_blocks(model, method, X, n_columns, dtype, **kwargs):
     """``model.method`` over every row block of ``X``, as a lazy dask array.
 
-    The model is broadcast once (:func:`broadcast`) and every block task
-    depends on it.
+    The model enters the graph once (:func:`embed_model`) and every block
+    task depends on it.
     """
     dask, da = _dask()
     X = check_dask_input(X)
-    model_key = broadcast(model)
+    model_key = embed_model(model)
     return da.map_blocks(
         _apply, X, model_key, method, kwargs,
         dtype=dtype, chunks=(X.chunks[0], (n_columns,)),
@@ -197,7 +219,7 @@ def draw_blocks(model, n_samples, chunks, seeds, labels, n_columns, dtype, param
     array of labels, or None) per block.
     """
     dask, da = _dask()
-    model_key = broadcast(model)
+    model_key = embed_model(model)
     parts = [
         da.from_delayed(
             dask.delayed(_draw, pure=True)(model_key, size, int(seed), y, params),
@@ -207,6 +229,36 @@ def draw_blocks(model, n_samples, chunks, seeds, labels, n_columns, dtype, param
         for size, seed, y in zip(chunks, seeds, labels)
     ]
     return da.concatenate(parts, axis=0)
+
+
+def check_finite_block(X, estimator_name):
+    """``X`` (one block of a dask fit) if it holds only finite numbers.
+
+    Else the ValueError an in-memory fit raises (scikit-learn's "Input X
+    contains NaN" or "... infinity ..."), naming the estimator.
+    """
+    from sklearn.utils import check_array
+
+    return check_array(X, dtype=None, input_name="X", estimator=estimator_name)
+
+
+@contextmanager
+def restore_on_failure(estimator):
+    """Run a fit; if it raises, put the estimator's attributes back as they were.
+
+    A dask fit drops the fitted attributes first and learns block by block,
+    so an error (a block with NaN, a lost worker, an interrupt) would leave
+    a half-fitted model; with this the model fitted before is untouched. The
+    snapshot is shallow: fits rebind attributes, they never modify the
+    arrays or objects of an earlier fit in place.
+    """
+    state = dict(estimator.__dict__)
+    try:
+        yield estimator
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(state)
+        raise
 
 
 def active_client():

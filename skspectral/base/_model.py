@@ -36,6 +36,7 @@ from .._backend._dask import (
     compute_block,
     is_dask_array,
     map_row_blocks,
+    restore_on_failure,
 )
 from ._density import PixelDensityMixin
 from ._device import DeviceMixin
@@ -299,20 +300,23 @@ class BaseDictionaryModel(
         Blocks are computed one at a time (on a ``dask.distributed`` cluster
         when a client is active), so memory holds one block, never the
         whole array. The prior is then fitted on the codes of every block
-        under the final model.
+        under the final model. Every block is validated as ``fit`` validates
+        its input (a block with NaN or infinity is refused with the same
+        error); a refused fit leaves the model as it was before the call.
         """
-        X, y, blocks, classes = start_dask_fit(self, X, y)
-        order = check_random_state(self.random_state)
-        for _ in range(self._n_epochs()):
-            for i in order.permutation(len(blocks)):
-                labels = None if y is None else y[blocks[i]]
-                self._partial_fit(compute_block(X, i), labels, classes, update_prior=False)
-        self._end_stream_epochs()
-        last = None
-        for i, rows in enumerate(blocks):
-            last = validate_data(self, compute_block(X, i), dtype=FLOAT_DTYPES, reset=False)
-            self._update_stream_prior(last, None if y is None else y[rows], classes)
-        self._check_samples(last)
+        with restore_on_failure(self):
+            X, y, blocks, classes = start_dask_fit(self, X, y)
+            order = check_random_state(self.random_state)
+            for _ in range(self._n_epochs()):
+                for i in order.permutation(len(blocks)):
+                    labels = None if y is None else y[blocks[i]]
+                    self._partial_fit(compute_block(X, i), labels, classes, update_prior=False)
+            self._end_stream_epochs()
+            last = None
+            for i, rows in enumerate(blocks):
+                last = validate_data(self, compute_block(X, i), dtype=FLOAT_DTYPES, reset=False)
+                self._update_stream_prior(last, None if y is None else y[rows], classes)
+            self._check_samples(last)
         return self
 
     def _end_stream_epochs(self):

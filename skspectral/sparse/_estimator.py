@@ -17,7 +17,7 @@ from .._backend import (
     N_JOBS_CONSTRAINT,
     iter_batches,
 )
-from .._backend._dask import is_dask_array
+from .._backend._dask import check_finite_block, is_dask_array, restore_on_failure
 from ..base import BaseDictionaryModel, RangeNoise, start_dask_fit
 from ..base._density import isotropic_noise
 from ..base._residual import check_no_residual_stream
@@ -398,15 +398,23 @@ class SparseSupportMRF(BaseDictionaryModel):
         sums (``n_atoms`` by ``n_atoms + n_features``) come back. The result
         equals ``fit`` of the same array in memory with
         ``dictionary_update="bcd"``, up to the order of floating-point sums.
+        Every block task first checks its block as ``fit`` checks its input
+        (NaN or infinity is refused with the same error); a refused fit
+        leaves the model as it was before the call.
         """
-        import dask
-
         check_no_residual_stream(self)
         if self.dictionary_update == "ksvd":
             raise ValueError(
                 "dictionary_update='ksvd' needs all images in memory; use 'bcd' (or 'auto') "
                 "to fit on a dask array."
             )
+        with restore_on_failure(self):
+            self._fit_dask_blocks(X, y)
+        return self
+
+    def _fit_dask_blocks(self, X, y):
+        import dask
+
         X, y, blocks, classes = start_dask_fit(self, X, y)
         dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
         X = X.astype(dtype)
@@ -415,11 +423,12 @@ class SparseSupportMRF(BaseDictionaryModel):
         rng = check_random_state(self.random_state)
         n_atoms, k, dictionary = self._effective_sizes(X.shape, dtype)
         parts = X.to_delayed().ravel()
-        statistics = dask.delayed(dictionary_statistics, pure=True)
+        owner = type(self).__name__
+        statistics = dask.delayed(_checked_dictionary_statistics, pure=True)
 
         def statistics_of(D):
             D_key = dask.delayed(np.asarray(D), pure=True)
-            sums = dask.compute(*[statistics(part, D_key, k, n_jobs=self.n_jobs, device=device)
+            sums = dask.compute(*[statistics(part, D_key, k, self.n_jobs, device, owner)
                                   for part in parts])
             return sum(sums[1:], sums[0])
 
@@ -428,7 +437,8 @@ class SparseSupportMRF(BaseDictionaryModel):
         # One task per block reads it once for its codes, sums and range.
         code = dask.delayed(_code_block, pure=True)
         D_key = dask.delayed(D, pure=True)
-        coded = dask.compute(*[code(part, D_key, k, self.n_jobs, device) for part in parts])
+        coded = dask.compute(*[code(part, D_key, k, self.n_jobs, device, owner)
+                               for part in parts])
         codes = [c for c, _, _ in coded]
         statistics = sum((s for _, s, _ in coded[1:]), coded[0][1])
         data_min = min(lo for _, _, (lo, _) in coded)
@@ -443,7 +453,6 @@ class SparseSupportMRF(BaseDictionaryModel):
         self.classes_ = self.prior_.classes_
         self._prior_updated()
         self._check_samples(np.asarray(parts[0].compute(), dtype=dtype))
-        return self
 
     def _start_stream(self, X, classes, resume):
         rng = check_random_state(self.random_state)
@@ -634,7 +643,14 @@ def _support_prior(density, owner):
     return density
 
 
-def _code_block(X, dictionary, k, n_jobs, device):
+def _checked_dictionary_statistics(X, dictionary, k, n_jobs, device, owner):
+    """Dictionary sums of one block, checked finite first (a task of the dask fit)."""
+    check_finite_block(X, owner)
+    return dictionary_statistics(X, dictionary, k, n_jobs=n_jobs, device=device)
+
+
+def _code_block(X, dictionary, k, n_jobs, device, owner):
     """Codes, dictionary sums and value range of one block (a task of the dask fit)."""
+    check_finite_block(X, owner)
     codes, statistics = coded_statistics(X, dictionary, k, n_jobs=n_jobs, device=device)
     return codes, statistics, (float(X.min()), float(X.max()))

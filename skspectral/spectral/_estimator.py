@@ -666,13 +666,14 @@ class SpectralDictionary(BaseDictionaryModel):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask array of shape (n_samples, n_features)
             Flattened images.
 
         Returns
         -------
-        W : ndarray of shape (n_samples, n_atoms)
-            Codes, in the dtype of ``X`` (float32 or float64).
+        W : ndarray or dask array of shape (n_samples, n_atoms)
+            Codes, in the dtype of ``X`` (float32 or float64); a lazy dask
+            array, block for block, when ``X`` is one.
         """
         return super().transform(X)
 
@@ -681,7 +682,7 @@ class SpectralDictionary(BaseDictionaryModel):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_atoms)
+        X : array-like or dask array of shape (n_samples, n_atoms)
             Codes.
         frequency_gain : callable, array-like of shape (n_atoms,) or None
             Re-weights the atoms before synthesis: an array of per-atom gains,
@@ -691,9 +692,16 @@ class SpectralDictionary(BaseDictionaryModel):
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features)
+        X_new : ndarray or dask array of shape (n_samples, n_features)
+            A lazy dask array, block for block, when ``X`` is one.
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            # The gains are checked now, and enter the graph as an array.
+            kwargs = {} if frequency_gain is None else {
+                "frequency_gain": self._gains(frequency_gain)}
+            return self._map_dask("inverse_transform", X, self._n_codes, self.n_features_in_,
+                                  **kwargs)
         W = self._check_codes(X)
         if frequency_gain is not None:
             W = (W * self._gains(frequency_gain)).astype(W.dtype, copy=False)

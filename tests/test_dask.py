@@ -225,8 +225,14 @@ def _with_bad_block(X, value):
 
 
 def _state(model):
-    return dict(vars(model)), copy.deepcopy({k: v for k, v in vars(model).items()
-                                             if isinstance(v, np.ndarray)})
+    """The model's attributes, and copies of its arrays and torch module weights."""
+    import torch
+
+    arrays = {k: v.copy() for k, v in vars(model).items() if isinstance(v, np.ndarray)}
+    arrays.update({f"{k}.{p}": w.detach().numpy().copy()
+                   for k, v in vars(model).items() if isinstance(v, torch.nn.Module)
+                   for p, w in v.state_dict().items()})
+    return dict(vars(model)), arrays
 
 
 def _assert_untouched(model, state):
@@ -234,8 +240,8 @@ def _assert_untouched(model, state):
     assert vars(model).keys() == objects.keys()
     for name, value in vars(model).items():
         assert value is objects[name], name
-    for name, value in arrays.items():
-        np.testing.assert_array_equal(getattr(model, name), value, err_msg=name)
+    for name, value in _state(model)[1].items():
+        np.testing.assert_array_equal(value, arrays[name], err_msg=name)
 
 
 @pytest.mark.parametrize("on_cluster", [True, False])

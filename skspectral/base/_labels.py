@@ -137,7 +137,10 @@ def start_dask_fit(estimator, X, y):
     Drops every fitted attribute (and any stream state), so the fit starts
     from scratch, and returns ``(X, y, blocks, classes)``: ``X`` with its
     columns in one chunk, the labels in memory, the row ``slice`` of every
-    block and the classes of ``y`` (None without labels).
+    block and the classes of ``y`` (None without labels). Call it inside
+    :func:`~skspectral._backend._dask.restore_on_failure`, so a fit refused
+    later (a block with NaN, a lost worker) gives back the model fitted
+    before rather than one without attributes.
     """
     for name in [n for n in vars(estimator) if n.endswith("_") and not n.startswith("__")]:
         delattr(estimator, name)

@@ -126,6 +126,9 @@ class RangeNoise:
     #: Floor of the variance, relative to the residuals' mean square: residuals
     #: that vanish (images inside the range) must not give an infinite density.
     relative_floor = 1e-6
+    #: And in absolute terms (images in [0, 1] or [0, 255]): training images
+    #: that all lie in the range (constant images) leave no residual at all.
+    absolute_floor = 1e-12
 
     def __init__(self, n_components=0):
         self.n_components = n_components
@@ -165,7 +168,7 @@ class RangeNoise:
         rest = self.n_dims_ - self.explained_variance_.size
         total = self._sum_sq / max(self._count, 1)
         left = max(total - float(self.explained_variance_.sum()), 0.0)
-        floor = self.relative_floor * max(total / max(self.n_dims_, 1), np.finfo(float).tiny)
+        floor = max(self.relative_floor * total / max(self.n_dims_, 1), self.absolute_floor)
         self.variance_ = max(left / rest, floor) if rest > 0 else floor
         self.explained_variance_ = np.maximum(self.explained_variance_, self.variance_)
 

@@ -814,11 +814,14 @@ class SpectralDictionary(BaseDictionaryModel):
         # Images are mean_ + w S + e: the atoms span the range, the codes are
         # its coordinates (least squares; the ridge codes of transform differ
         # by the shrinkage alpha puts on them).
-        return LinearRange(self.components_, self.mean_, owner=type(self).__name__)
+        try:
+            return LinearRange(self.components_, self.mean_, owner=type(self).__name__)
+        except ValueError as exc:
+            raise ValueError(self._no_density_reason()) from exc
 
     def _no_density_reason(self):
         return (f"{type(self).__name__} has no pixel-space density for score and score_samples: "
-                f"its {self.n_atoms_} atoms "
-                "are linearly dependent (more atoms than pixels, or a diverged fit), so codes "
-                "do not determine images' coordinates; use fewer atoms.")
+                f"its {self.n_atoms_} atoms are linearly dependent (n_atoms above the number of "
+                "pixels, or a diverged fit: lower learning_rate), so codes do not determine "
+                "images' coordinates; use a smaller n_atoms.")
 

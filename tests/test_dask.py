@@ -289,3 +289,15 @@ def test_an_unfitted_model_stays_unfitted_after_a_refused_dask_fit(client, small
     # And the same model then fits the clean array.
     model.fit(da.from_array(small["X"], chunks=(100, -1)))
     assert model.components_.shape == (16, 64)
+
+
+def test_refused_dask_fit_of_a_prior_leaves_the_fitted_prior_untouched():
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(60, 3))
+    prior = CoefficientPrior("gmm", n_components=2, random_state=0).fit(codes)
+    before = prior.sample(5, random_state=0)
+    bad = codes.copy()
+    bad[45, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        prior.fit(da.from_array(bad, chunks=20))
+    np.testing.assert_array_equal(prior.sample(5, random_state=0), before)

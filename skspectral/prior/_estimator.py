@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 from .._backend import DEVICE_CONSTRAINT, FLOAT_DTYPES
-from .._backend._dask import compute_block, is_dask_array
+from .._backend._dask import compute_block, is_dask_array, restore_on_failure
 from ..base import (
     GenerativeMixin,
     PortableStateMixin,
@@ -563,11 +563,15 @@ class CoefficientPrior(
         self._support_stats = None
 
     def _fit_dask(self, X, y):
-        """One pass of :meth:`partial_fit` over the blocks of a dask array, in order."""
-        X, y, blocks, classes = start_dask_fit(self, X, y)
-        for i, rows in enumerate(blocks):
-            self.partial_fit(compute_block(X, i), None if y is None else y[rows],
-                             classes=classes)
+        """One pass of :meth:`partial_fit` over the blocks of a dask array, in order.
+
+        A refused block (NaN, infinity) leaves the prior fitted before as it was.
+        """
+        with restore_on_failure(self):
+            X, y, blocks, classes = start_dask_fit(self, X, y)
+            for i, rows in enumerate(blocks):
+                self.partial_fit(compute_block(X, i), None if y is None else y[rows],
+                                 classes=classes)
         return self
 
     def _check_kind_options(self):

@@ -188,16 +188,6 @@ class RangeNoise:
                           + np.maximum(sq, 0.0) / self.variance_)
         return out
 
-    def sample(self, n_samples, rng, basis):
-        """``n_samples`` draws of the noise, orthogonal to the range spanned by ``basis``."""
-        d = basis.shape[1]
-        e = rng.standard_normal((n_samples, d)) * math.sqrt(self.variance_)
-        if self.explained_variance_.size:
-            extra = np.sqrt(self.explained_variance_ - self.variance_)
-            e += (rng.standard_normal((n_samples, extra.size)) * extra) @ self.components_
-        # Project the isotropic part off the range (and off nothing else).
-        return e - (e @ basis.T) @ basis
-
 
 def range_log_likelihood(X, linear_range, code_log_density, noise, batch_size=DEFAULT_CHUNK):
     """``log p(x)`` of each row of ``X`` under ``x = offset + t A + e`` (float64).
@@ -280,14 +270,16 @@ class PixelDensityMixin:
     def _no_density_reason(self):
         """Why this model has no pixel-space density (the message of a refused score)."""
         return (f"{type(self).__name__} has no pixel-space density for score and score_samples: "
-                "its decoder maps its "
-                "codes onto no fixed linear subspace of the images.")
+                "its decoder maps its codes onto no fixed linear subspace of the images.")
 
-    def _fit_noise(self, X, update=False):
+    def _fit_noise(self, X, update=False, codes=None):
         """Fit ``noise_`` on the residuals of validated training images ``X`` off the range.
 
         ``update`` adds ``X`` to the noise of earlier chunks (online fits);
-        None when the model has no range (:meth:`_prior_range`).
+        None when the model has no range (:meth:`_prior_range`). ``codes``,
+        what :meth:`_prior_codes` gave for ``X`` when the caller has it, serves
+        models whose residuals are taken from their codes (the sparse model);
+        the residual off a range needs only the images.
         """
         try:
             linear_range = self._prior_range()

@@ -285,7 +285,7 @@ class BaseDictionaryModel(
         self.prior_.partial_fit(codes, y, classes=classes)
         self.classes_ = self.prior_.classes_
         self._prior_updated()
-        self._fit_noise(X, update=True)
+        self._fit_noise(X, update=True, codes=codes)
 
     def _prior_updated(self):
         """Hook: refresh what a model derives from ``prior_`` (nothing by default)."""

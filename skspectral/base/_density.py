@@ -217,12 +217,14 @@ def range_log_likelihood(X, linear_range, code_log_density, noise, batch_size=DE
 def isotropic_noise(variance, n_dims, components=None, explained_variance=None):
     """A :class:`RangeNoise` of known ``variance`` over ``n_dims`` dimensions.
 
+    The variance is floored as a fitted one is (:attr:`RangeNoise.absolute_floor`).
+
     ``components`` (orthonormal rows) with their ``explained_variance`` are
     leading directions of their own (a probabilistic PCA of residuals).
     """
     noise = RangeNoise(0 if components is None else len(components))
     noise.n_dims_ = int(n_dims)
-    noise.variance_ = float(variance)
+    noise.variance_ = max(float(variance), RangeNoise.absolute_floor)
     if components is None:
         noise.components_, noise.explained_variance_ = np.zeros((0, 0)), np.zeros(0)
     else:

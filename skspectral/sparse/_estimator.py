@@ -580,8 +580,8 @@ class SparseSupportMRF(BaseDictionaryModel):
         """
         pca = getattr(self, "residual_pca_", None)
         if pca is not None:
-            self.noise_ = isotropic_noise(max(pca.noise_variance_, _NOISE_FLOOR),
-                                          X.shape[1], pca.components_, pca.explained_variance_)
+            self.noise_ = isotropic_noise(pca.noise_variance_, X.shape[1], pca.components_,
+                                          pca.explained_variance_)
             return
         rank = self.n_nonzero_coefs_
         noise = getattr(self, "noise_", None) if update else None
@@ -622,11 +622,6 @@ class SparseSupportMRF(BaseDictionaryModel):
         if self.clip:
             np.clip(X, self.data_min_, self.data_max_, out=X)
         return (X, supports) if return_supports else X
-
-
-#: Smallest noise variance of the density (images in [0, 1]): a residual that
-#: vanishes must not make the density infinite.
-_NOISE_FLOOR = 1e-12
 
 
 def _support_prior(density, owner):

@@ -1,12 +1,13 @@
 """Density metrics: bits per dimension of 8-bit images under a model's pixel-space density."""
 
 import math
-from numbers import Integral
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.utils import check_array, check_random_state
+
+from .._backend import is_positive_int
 
 #: What ``random_state`` takes (scikit-learn's convention).
 _RandomStateLike = int | np.random.RandomState | None
@@ -29,7 +30,8 @@ def _levels(X, n_levels):
     else:
         X = check_array(X, dtype=np.float64, input_name="X")
         levels = np.rint(X * (n_levels - 1))
-        # Half a level of slack: values must sit on the grid k / (n_levels - 1).
+        # A hundredth of a level of slack (float32 rounding): values must sit
+        # on the grid k / (n_levels - 1).
         off_grid = np.abs(X * (n_levels - 1) - levels).max()
         if off_grid > 0.01:
             raise ValueError(
@@ -46,7 +48,7 @@ def _levels(X, n_levels):
 
 
 def _check_n_levels(n_levels):
-    if not isinstance(n_levels, Integral) or isinstance(n_levels, bool) or n_levels < 2:
+    if not is_positive_int(n_levels) or n_levels < 2:
         raise ValueError(f"n_levels must be an int >= 2; got {n_levels!r}.")
     return int(n_levels)
 
